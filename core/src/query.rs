@@ -1,0 +1,206 @@
+//! Per-pfn and per-section queries. All are wait-free: a bounded number of atomic
+//! loads (plus, for a pfn in a boot sub-section with holes, a binary search of the boot
+//! ranges), never a lock.
+
+use crate::addr::{BlockId, Pfn, SectionNr};
+use crate::block::NID_NONE;
+use crate::capacity::MAX_SUBSECTIONS;
+use crate::error::{Error, Result};
+use crate::map::SparseMap;
+use crate::section::{SectionFlags, SubState};
+use crate::zone::Zone;
+
+/// `SMEM_SUBSECTION_WORDS`: 64-bit words of a section's active and device masks.
+pub const SUBSECTION_WORDS: usize = MAX_SUBSECTIONS / 64;
+
+/// What a page is, page-granular (`SMEM_PFN_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum PfnKind {
+    /// Neither System RAM nor device memory.
+    Hole = 0,
+    /// System RAM.
+    Ram = 1,
+    /// Device memory (ZONE_DEVICE).
+    Device = 2,
+}
+
+/// Everything known about one pfn (the C `smem_pfn_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PfnInfo {
+    /// Section holding the pfn.
+    pub section_nr: SectionNr,
+    /// Block id the pfn falls in (whether or not that block exists).
+    pub block_id: BlockId,
+    /// The section's flags.
+    pub section_flags: SectionFlags,
+    /// The block's nid (`NID_MIXED` too); in no block: the device nid for a device
+    /// pfn, else `NID_NONE`.
+    pub nid: i32,
+    /// Page-granular kind.
+    pub kind: PfnKind,
+    /// An online RAM pfn: its own zone; a device pfn: `Zone::Device`; else `None`.
+    pub zone: Zone,
+    /// The block's state, or `None` when the pfn lies in no block.
+    pub block_state: Option<crate::block::BlockState>,
+    /// Same as `pfn_valid`.
+    pub valid: bool,
+    /// Same as `pfn_online`.
+    pub online: bool,
+}
+
+/// A section's state (the C `smem_section_info`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionInfo {
+    /// Section number.
+    pub nr: SectionNr,
+    /// Flags.
+    pub flags: SectionFlags,
+    /// Sub-sections per section in this geometry.
+    pub nr_subsections: u32,
+    /// Bit i: sub-section i is active.
+    pub active: [u64; SUBSECTION_WORDS],
+    /// Bit i: sub-section i is device memory.
+    pub device: [u64; SUBSECTION_WORDS],
+}
+
+/// The answers derived from one read of a section's flags and a pfn's state.
+struct PfnView {
+    flags: SectionFlags,
+    state: SubState,
+}
+
+impl SparseMap {
+    /// One flags load and one state load: the snapshot every pfn answer derives from.
+    #[inline]
+    fn view(&self, pfn: Pfn) -> Option<PfnView> {
+        let g = self.geometry();
+        if !g.pfn_in_range(pfn) {
+            return None;
+        }
+        let sec = self.table.get(g.section_of(pfn))?;
+        let flags = sec.flags();
+        let state = if flags.contains(SectionFlags::VALID) { sec.state(g.subsection_index(pfn)) } else { SubState::Absent };
+        Some(PfnView { flags, state })
+    }
+
+    fn valid_in(v: &PfnView) -> bool {
+        v.flags.contains(SectionFlags::VALID) && (v.flags.contains(SectionFlags::EARLY) || v.state != SubState::Absent)
+    }
+
+    fn online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
+        if !v.flags.contains(SectionFlags::VALID | SectionFlags::ONLINE) {
+            return false;
+        }
+        match v.state {
+            SubState::Ram => true,
+            SubState::RamPartial => self.boot.find(pfn).is_some(),
+            SubState::Absent | SubState::Device => false,
+        }
+    }
+
+    /// Linux `pfn_valid()`: false beyond `max_phys_bits` and for absent sections, true
+    /// for every pfn of an early section (holes included), else the sub-section's
+    /// active bit.
+    #[inline]
+    pub fn pfn_valid(&self, pfn: Pfn) -> bool {
+        self.view(pfn).is_some_and(|v| Self::valid_in(&v))
+    }
+
+    /// Linux `pfn_to_online_page() != NULL`, page-precise (decision 7): true only for
+    /// a System RAM page of an online section whose sub-section is active RAM.
+    #[inline]
+    pub fn pfn_online(&self, pfn: Pfn) -> bool {
+        self.view(pfn).is_some_and(|v| self.online_in(&v, pfn))
+    }
+
+    /// Everything about one pfn. `NoEnt` when its section is not present.
+    pub fn pfn_info(&self, pfn: Pfn) -> Result<PfnInfo> {
+        let g = self.geometry();
+        let v = self.view(pfn).ok_or(Error::NoEnt)?;
+        if !v.flags.contains(SectionFlags::PRESENT) {
+            return Err(Error::NoEnt);
+        }
+        let kind = match v.state {
+            SubState::Absent => PfnKind::Hole,
+            SubState::Device => PfnKind::Device,
+            SubState::Ram => PfnKind::Ram,
+            SubState::RamPartial if self.boot.find(pfn).is_some() => PfnKind::Ram,
+            SubState::RamPartial => PfnKind::Hole,
+        };
+        let online = self.online_in(&v, pfn);
+        let block_id = g.block_of(pfn);
+        let rec = self.block_record(block_id);
+        let nid = match (rec, kind) {
+            (Some(r), _) => r.nid,
+            (None, PfnKind::Device) => {
+                self.table.get(g.section_of(pfn)).and_then(|s| s.device_nid()).unwrap_or(NID_NONE)
+            }
+            (None, _) => NID_NONE,
+        };
+        let zone = if online {
+            match rec.map(|r| r.zone) {
+                Some(z) if z != Zone::None => z,
+                _ => self.zone_by_addr(pfn),
+            }
+        } else if kind == PfnKind::Device {
+            Zone::Device
+        } else {
+            Zone::None
+        };
+        Ok(PfnInfo {
+            section_nr: g.section_of(pfn),
+            block_id,
+            section_flags: v.flags,
+            nid,
+            kind,
+            zone,
+            block_state: rec.map(|r| r.state),
+            valid: Self::valid_in(&v),
+            online,
+        })
+    }
+
+    /// A section's flags and masks. `NoEnt` when it is not present.
+    pub fn section_info(&self, nr: SectionNr) -> Result<SectionInfo> {
+        let g = self.geometry();
+        if nr.0 >= g.nr_sections() {
+            return Err(Error::NoEnt);
+        }
+        let sec = self.table.get(nr).ok_or(Error::NoEnt)?;
+        let flags = sec.flags();
+        if !flags.contains(SectionFlags::PRESENT) {
+            return Err(Error::NoEnt);
+        }
+        let (active, device) = sec.masks::<SUBSECTION_WORDS>();
+        Ok(SectionInfo { nr, flags, nr_subsections: g.subsections_per_section(), active, device })
+    }
+
+    /// The first valid pfn at or after `pfn` (Linux `next_valid_pfn`), skipping whole
+    /// invalid sub-sections and sections; `None` if there is none.
+    pub fn next_valid_pfn(&self, pfn: Pfn) -> Option<Pfn> {
+        let g = self.geometry();
+        if !g.pfn_in_range(pfn) {
+            return None;
+        }
+        let mut from = pfn;
+        let mut nr = g.section_of(pfn);
+        loop {
+            let (found, sec) = self.table.find_from(nr, |s| s.flags().contains(SectionFlags::VALID))?;
+            let start = g.section_start(found)?;
+            let cand = if found == g.section_of(from) { from } else { start };
+            if sec.flags().contains(SectionFlags::EARLY) {
+                return Some(cand);
+            }
+            let idx = g.subsection_index(cand);
+            if let Some(i) = sec.next_active(idx).filter(|i| *i < g.subsections_per_section()) {
+                if i == idx {
+                    return Some(cand);
+                }
+                return Some(Pfn(start.0.wrapping_add(u64::from(i) << g.pfn_subsection_shift())));
+            }
+            nr = SectionNr(found.0.checked_add(1)?);
+            from = g.section_start(nr)?;
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The two-level section table: a root array indexed by the high bits of the section
+//! number, pointing (by index) into a fixed pool of leaves of consecutive sections.
+//!
+//! Like Linux's SPARSEMEM_EXTREME, a sparse 52-bit space costs only its root array until
+//! it is populated. Unlike Linux, leaves live in static storage and are **never
+//! recycled**: once a root entry names a leaf, it names it until `init`/`restore`, so a
+//! lock-free reader can never follow a root entry into a leaf that was reused for other
+//! sections (no ABA, no use-after-free: semantics.md section 5 item 1 cannot happen).
+
+use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+
+use crate::addr::SectionNr;
+use crate::capacity::{MAX_SECTIONS, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
+use crate::error::{Error, Result};
+use crate::section::Section;
+
+/// Leaves in the pool.
+pub(crate) const NR_LEAVES: usize = MAX_SECTIONS.div_ceil(SECTIONS_PER_LEAF);
+/// Root entries: one per leaf-sized run of section numbers.
+pub(crate) const NR_ROOTS: usize = {
+    let n = (1usize << MAX_SECTION_NR_BITS) / SECTIONS_PER_LEAF;
+    if n == 0 {
+        1
+    } else {
+        n
+    }
+};
+const LEAF_SHIFT: u32 = SECTIONS_PER_LEAF.trailing_zeros();
+const _: () = assert!(NR_LEAVES < u16::MAX as usize, "leaf indices are stored in 16 bits");
+
+/// A leaf: `SECTIONS_PER_LEAF` consecutive sections.
+#[derive(Debug)]
+pub(crate) struct Leaf {
+    /// The root index this leaf serves, plus one (0: unused).
+    root: AtomicUsize,
+    pub(crate) sections: [Section; SECTIONS_PER_LEAF],
+}
+
+impl Leaf {
+    const fn new() -> Self {
+        Self { root: AtomicUsize::new(0), sections: [const { Section::new() }; SECTIONS_PER_LEAF] }
+    }
+    /// The first section number of this leaf, if it is in use.
+    fn first_section(&self) -> Option<u64> {
+        let r = self.root.load(Ordering::Acquire).checked_sub(1)?;
+        Some((r as u64) << LEAF_SHIFT)
+    }
+}
+
+/// The section table.
+#[derive(Debug)]
+pub(crate) struct Table {
+    /// Leaf index + 1 per root (0: no leaf). Ordering: a root entry is stored with
+    /// Release after the leaf's `root` field, and loaded with Acquire; leaf contents are
+    /// atomics that start zero and are never recycled, so nothing else needs ordering.
+    roots: [AtomicU16; NR_ROOTS],
+    /// Leaves handed out so far (only grows until `reset`).
+    used: AtomicUsize,
+    /// Serialises leaf assignment (rare: once per 16 GiB populated).
+    assign: spin::Mutex<()>,
+    leaves: [Leaf; NR_LEAVES],
+}
+
+impl Table {
+    pub(crate) const fn new() -> Self {
+        Self {
+            roots: [const { AtomicU16::new(0) }; NR_ROOTS],
+            used: AtomicUsize::new(0),
+            assign: spin::Mutex::new(()),
+            leaves: [const { Leaf::new() }; NR_LEAVES],
+        }
+    }
+
+    fn split(nr: SectionNr) -> (usize, usize) {
+        let root = nr.0 >> LEAF_SHIFT;
+        let root = usize::try_from(root).unwrap_or(usize::MAX);
+        let slot = (nr.0 as usize) & (SECTIONS_PER_LEAF - 1);
+        (root, slot)
+    }
+
+    /// The section entry, if its leaf exists. Wait-free: two loads.
+    #[inline]
+    pub(crate) fn get(&self, nr: SectionNr) -> Option<&Section> {
+        let (root, slot) = Self::split(nr);
+        let leaf = usize::from(self.roots.get(root)?.load(Ordering::Acquire)).checked_sub(1)?;
+        self.leaves.get(leaf)?.sections.get(slot)
+    }
+
+    /// The section entry, assigning its leaf if needed. `NoMem` when the pool is empty.
+    pub(crate) fn get_or_assign(&self, nr: SectionNr) -> Result<&Section> {
+        if let Some(s) = self.get(nr) {
+            return Ok(s);
+        }
+        let (root, slot) = Self::split(nr);
+        let entry = self.roots.get(root).ok_or(Error::Inval)?;
+        let _g = self.assign.lock();
+        if entry.load(Ordering::Acquire) == 0 {
+            let idx = self.used.load(Ordering::Relaxed);
+            let leaf = self.leaves.get(idx).ok_or(Error::NoMem)?;
+            leaf.root.store(root.wrapping_add(1), Ordering::Release);
+            self.used.store(idx.wrapping_add(1), Ordering::Release);
+            entry.store(idx.wrapping_add(1) as u16, Ordering::Release);
+        }
+        let leaf = usize::from(entry.load(Ordering::Acquire)).wrapping_sub(1);
+        self.leaves.get(leaf).and_then(|l| l.sections.get(slot)).ok_or(Error::NoMem)
+    }
+
+    /// Leaves still free.
+    pub(crate) fn free_leaves(&self) -> usize {
+        NR_LEAVES.saturating_sub(self.used.load(Ordering::Acquire))
+    }
+
+    /// Assigns leaves for every section in `first..=last`, all or none: checks
+    /// capacity first, so a `NoMem` leaves no new leaf behind.
+    pub(crate) fn reserve(&self, first: SectionNr, last: SectionNr) -> Result<()> {
+        let (r0, _) = Self::split(first);
+        let (r1, _) = Self::split(last);
+        if r1 >= NR_ROOTS || r0 > r1 {
+            return Err(Error::Inval);
+        }
+        let missing = (r0..=r1).filter(|r| self.roots.get(*r).is_some_and(|e| e.load(Ordering::Acquire) == 0)).count();
+        if missing > self.free_leaves() {
+            return Err(Error::NoMem);
+        }
+        for r in r0..=r1 {
+            self.get_or_assign(SectionNr((r as u64) << LEAF_SHIFT))?;
+        }
+        Ok(())
+    }
+
+    /// The used leaf with the lowest first section above `after` (None: from 0).
+    /// O(leaves in use), so walks cost in proportion to what is populated, not to the
+    /// address space.
+    fn next_leaf(&self, after: Option<u64>) -> Option<(u64, &Leaf)> {
+        let used = self.used.load(Ordering::Acquire);
+        let mut best: Option<(u64, &Leaf)> = None;
+        for leaf in self.leaves.iter().take(used) {
+            let Some(first) = leaf.first_section() else { continue };
+            if after.is_some_and(|a| first <= a) {
+                continue;
+            }
+            if best.is_none_or(|(b, _)| first < b) {
+                best = Some((first, leaf));
+            }
+        }
+        best
+    }
+
+    /// The first section entry with number >= `from` whose leaf exists and that
+    /// satisfies `pred`, with its number.
+    pub(crate) fn find_from(&self, from: SectionNr, pred: impl Fn(&Section) -> bool) -> Option<(SectionNr, &Section)> {
+        let mut leaf_first = from.0 & !((SECTIONS_PER_LEAF as u64).wrapping_sub(1));
+        let mut cur = self.leaf_at(leaf_first).map(|l| (leaf_first, l));
+        if cur.is_none() {
+            cur = self.next_leaf(Some(leaf_first));
+        }
+        while let Some((first, leaf)) = cur {
+            for (i, s) in leaf.sections.iter().enumerate() {
+                let nr = first.wrapping_add(i as u64);
+                if nr >= from.0 && pred(s) {
+                    return Some((SectionNr(nr), s));
+                }
+            }
+            leaf_first = first;
+            cur = self.next_leaf(Some(leaf_first));
+        }
+        None
+    }
+
+    fn leaf_at(&self, first: u64) -> Option<&Leaf> {
+        let (root, _) = Self::split(SectionNr(first));
+        let idx = usize::from(self.roots.get(root)?.load(Ordering::Acquire)).checked_sub(1)?;
+        self.leaves.get(idx)
+    }
+
+    /// Visits every section entry of every assigned leaf in ascending section order.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(SectionNr, &Section)) {
+        let mut cur = self.next_leaf(None);
+        while let Some((first, leaf)) = cur {
+            for (i, s) in leaf.sections.iter().enumerate() {
+                f(SectionNr(first.wrapping_add(i as u64)), s);
+            }
+            cur = self.next_leaf(Some(first));
+        }
+    }
+
+    /// Forgets every leaf (init and restore only; never concurrent with other calls).
+    pub(crate) fn reset(&self) {
+        let used = self.used.load(Ordering::Relaxed);
+        for leaf in self.leaves.iter().take(used) {
+            if let Some(first) = leaf.first_section() {
+                let (root, _) = Self::split(SectionNr(first));
+                if let Some(e) = self.roots.get(root) {
+                    e.store(0, Ordering::Relaxed);
+                }
+            }
+            leaf.root.store(0, Ordering::Relaxed);
+            for s in &leaf.sections {
+                s.reset();
+            }
+        }
+        self.used.store(0, Ordering::Release);
+    }
+}
