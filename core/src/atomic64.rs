@@ -50,7 +50,11 @@ mod imp {
     impl Atomic64 {
         /// A cell holding `v`.
         pub const fn new(v: u64) -> Self {
-            Self { seq: AtomicU32::new(0), lo: AtomicU32::new(v as u32), hi: AtomicU32::new((v >> 32) as u32) }
+            Self {
+                seq: AtomicU32::new(0),
+                lo: AtomicU32::new(v as u32),
+                hi: AtomicU32::new((v >> 32) as u32),
+            }
         }
         /// Reads the value: retries while a store is under way (odd sequence) or a
         /// store completed between the two sequence reads.

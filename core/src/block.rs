@@ -66,7 +66,8 @@ bitflags! {
 }
 
 /// Flags kept in the record; the others are derived when a block is queried.
-const STORED_FLAGS: u32 = BlockFlags::EARLY.bits() | BlockFlags::MIXED_ZONES.bits() | BlockFlags::MIXED_NODES.bits();
+const STORED_FLAGS: u32 =
+    BlockFlags::EARLY.bits() | BlockFlags::MIXED_ZONES.bits() | BlockFlags::MIXED_NODES.bits();
 /// Internal: a transition owns the block (from its GOING_* event until after its last
 /// event), so other mutating calls on it are `Busy`.
 const BUSY: u32 = 0x80;
@@ -96,7 +97,13 @@ impl BlockRecord {
         let zone = Zone::from_u8((w >> 8) as u8)?;
         let nid = (((w >> 16) & 0xff) as i32).wrapping_sub(2);
         let f = w >> 24;
-        Some(Self { state, zone, nid, flags: BlockFlags::from_bits_truncate(f & STORED_FLAGS), busy: f & BUSY != 0 })
+        Some(Self {
+            state,
+            zone,
+            nid,
+            flags: BlockFlags::from_bits_truncate(f & STORED_FLAGS),
+            busy: f & BUSY != 0,
+        })
     }
 }
 
@@ -128,8 +135,15 @@ pub struct BlockInfo {
 impl BlockInfo {
     /// The Linux `valid_zones` text.
     pub fn valid_zones_text(&self) -> crate::zone::ValidZones {
-        let first = if self.state == BlockState::Offline { self.default_zone } else { self.zone };
-        crate::zone::ValidZones { zones: self.valid_zones, first }
+        let first = if self.state == BlockState::Offline {
+            self.default_zone
+        } else {
+            self.zone
+        };
+        crate::zone::ValidZones {
+            zones: self.valid_zones,
+            first,
+        }
     }
 }
 
@@ -153,9 +167,15 @@ impl SparseMap {
     }
 
     /// Calls `f` for each section entry of a block whose leaf exists.
-    pub(crate) fn for_each_block_section(&self, id: BlockId, mut f: impl FnMut(&crate::section::Section)) {
+    pub(crate) fn for_each_block_section(
+        &self,
+        id: BlockId,
+        mut f: impl FnMut(&crate::section::Section),
+    ) {
         let g = self.geometry();
-        let Some(first) = g.block_first_section(id) else { return };
+        let Some(first) = g.block_first_section(id) else {
+            return;
+        };
         for i in 0..g.sections_per_block() {
             if let Some(s) = self.table.get(SectionNr(first.0.wrapping_add(i))) {
                 f(s);
@@ -168,7 +188,9 @@ impl SparseMap {
     fn block_ram_pages(&self, id: BlockId, rec: &BlockRecord) -> u64 {
         let g = self.geometry();
         if rec.flags.contains(BlockFlags::EARLY) {
-            return self.block_pfns(id).map_or(0, |(s, e)| self.boot.pages_in(s, e));
+            return self
+                .block_pfns(id)
+                .map_or(0, |(s, e)| self.boot.pages_in(s, e));
         }
         let last = g.subsections_per_section().wrapping_sub(1);
         let mut subs = 0u64;
@@ -182,7 +204,9 @@ impl SparseMap {
     pub(crate) fn block_has_device(&self, id: BlockId) -> bool {
         let last = self.geometry().subsections_per_section().wrapping_sub(1);
         let mut dev = false;
-        self.for_each_block_section(id, |s| dev |= s.any_in(0, last, |st| st == SubState::Device));
+        self.for_each_block_section(id, |s| {
+            dev |= s.any_in(0, last, |st| st == SubState::Device)
+        });
         dev
     }
 
@@ -209,7 +233,13 @@ impl SparseMap {
         }
         let (default_zone, valid_zones) = if rec.state == BlockState::Offline {
             let choice = self.zone_choice(rec.nid, start, end);
-            (choice.default, ZoneSet::EMPTY.with(choice.default).with(choice.kernel).with(Zone::Movable))
+            (
+                choice.default,
+                ZoneSet::EMPTY
+                    .with(choice.default)
+                    .with(choice.kernel)
+                    .with(Zone::Movable),
+            )
         } else {
             (Zone::None, ZoneSet::EMPTY.with(rec.zone))
         };
@@ -234,7 +264,10 @@ impl SparseMap {
 
     /// Every block, in ascending id order.
     pub fn blocks(&self) -> Blocks<'_> {
-        Blocks { map: self, next: Some(SectionNr(0)) }
+        Blocks {
+            map: self,
+            next: Some(SectionNr(0)),
+        }
     }
 }
 

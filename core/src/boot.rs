@@ -30,10 +30,18 @@ struct Cell {
 
 impl Cell {
     const fn new() -> Self {
-        Self { start: Atomic64::new(0), end: Atomic64::new(0), nid: AtomicU32::new(0) }
+        Self {
+            start: Atomic64::new(0),
+            end: Atomic64::new(0),
+            nid: AtomicU32::new(0),
+        }
     }
     fn get(&self) -> BootRange {
-        BootRange { start: Pfn(self.start.load()), end: Pfn(self.end.load()), nid: self.nid.load(Ordering::Relaxed) as i32 }
+        BootRange {
+            start: Pfn(self.start.load()),
+            end: Pfn(self.end.load()),
+            nid: self.nid.load(Ordering::Relaxed) as i32,
+        }
     }
     fn set(&self, r: BootRange) {
         self.start.store(r.start.0);
@@ -55,7 +63,11 @@ pub(crate) struct BootRanges {
 
 impl BootRanges {
     pub(crate) const fn new() -> Self {
-        Self { len: AtomicUsize::new(0), cells: [const { Cell::new() }; MAX_BOOT_RANGES], lock: spin::Mutex::new(()) }
+        Self {
+            len: AtomicUsize::new(0),
+            cells: [const { Cell::new() }; MAX_BOOT_RANGES],
+            lock: spin::Mutex::new(()),
+        }
     }
 
     /// Number of ranges.
@@ -91,7 +103,8 @@ impl BootRanges {
 
     /// The range holding `pfn`, if any.
     pub(crate) fn find(&self, pfn: Pfn) -> Option<BootRange> {
-        self.get(self.first_ending_after(pfn)).filter(|r| r.start.0 <= pfn.0)
+        self.get(self.first_ending_after(pfn))
+            .filter(|r| r.start.0 <= pfn.0)
     }
 
     /// Calls `f` with each range's part inside `[start, end)`, in ascending order.
@@ -101,7 +114,11 @@ impl BootRanges {
             if r.start.0 >= end.0 {
                 break;
             }
-            f(BootRange { start: Pfn(r.start.0.max(start.0)), end: Pfn(r.end.0.min(end.0)), nid: r.nid });
+            f(BootRange {
+                start: Pfn(r.start.0.max(start.0)),
+                end: Pfn(r.end.0.min(end.0)),
+                nid: r.nid,
+            });
             i = i.wrapping_add(1);
         }
     }
@@ -109,7 +126,9 @@ impl BootRanges {
     /// RAM pages inside `[start, end)`.
     pub(crate) fn pages_in(&self, start: Pfn, end: Pfn) -> u64 {
         let mut n = 0u64;
-        self.for_each_in(start, end, |r| n = n.wrapping_add(r.end.0.wrapping_sub(r.start.0)));
+        self.for_each_in(start, end, |r| {
+            n = n.wrapping_add(r.end.0.wrapping_sub(r.start.0))
+        });
         n
     }
 

@@ -50,7 +50,11 @@ impl SparseMap {
         }
         let _g = self.boot.lock.lock();
         self.require(Phase::Boot)?;
-        self.boot.insert(BootRange { start: first, end: last, nid })
+        self.boot.insert(BootRange {
+            start: first,
+            end: last,
+            nid,
+        })
     }
 
     /// Builds the boot state from the registered ranges: every section touched by RAM
@@ -69,7 +73,9 @@ impl SparseMap {
         for r in self.boot.iter() {
             let first = g.section_of(r.start);
             let last = g.section_of(Pfn(r.end.0.wrapping_sub(1)));
-            let block_first = g.block_first_section(g.block_of_section(first)).ok_or(Error::Inval)?;
+            let block_first = g
+                .block_first_section(g.block_of_section(first))
+                .ok_or(Error::Inval)?;
             self.table.reserve(block_first, last)?;
         }
         // Commit: nothing below can fail.
@@ -89,7 +95,9 @@ impl SparseMap {
         let mut pfn = r.start;
         while pfn.0 < r.end.0 {
             let nr = g.section_of(pfn);
-            let sec_end = g.section_start(SectionNr(nr.0.wrapping_add(1))).map_or(u64::MAX, |p| p.0);
+            let sec_end = g
+                .section_start(SectionNr(nr.0.wrapping_add(1)))
+                .map_or(u64::MAX, |p| p.0);
             let piece_end = Pfn(sec_end.min(r.end.0));
             if let Some(sec) = self.table.get(nr) {
                 let guard = sec.lock();
@@ -98,13 +106,20 @@ impl SparseMap {
                 sec.fill(&guard, first, last, SubState::Ram);
                 // The end sub-sections may be only partly RAM: look at all the ranges.
                 for idx in [first, last] {
-                    let sub_start = Pfn((pfn.0 & !g.pages_per_section().wrapping_sub(1)).wrapping_add(u64::from(idx).wrapping_mul(pps)));
+                    let sub_start = Pfn((pfn.0 & !g.pages_per_section().wrapping_sub(1))
+                        .wrapping_add(u64::from(idx).wrapping_mul(pps)));
                     let sub_end = Pfn(sub_start.0.wrapping_add(pps));
                     if self.boot.pages_in(sub_start, sub_end) != pps {
                         sec.fill(&guard, idx, idx, SubState::RamPartial);
                     }
                 }
-                sec.set_flags(&guard, SectionFlags::PRESENT | SectionFlags::VALID | SectionFlags::ONLINE | SectionFlags::EARLY);
+                sec.set_flags(
+                    &guard,
+                    SectionFlags::PRESENT
+                        | SectionFlags::VALID
+                        | SectionFlags::ONLINE
+                        | SectionFlags::EARLY,
+                );
             }
             pfn = piece_end;
         }
@@ -118,14 +133,21 @@ impl SparseMap {
             let mut pfn = r.start;
             while pfn.0 < r.end.0 {
                 let id = g.block_of(pfn);
-                let block_end = g.block_start(BlockId(id.0.wrapping_add(1))).map_or(u64::MAX, |p| p.0);
+                let block_end = g
+                    .block_start(BlockId(id.0.wrapping_add(1)))
+                    .map_or(u64::MAX, |p| p.0);
                 let piece_end = Pfn(block_end.min(r.end.0));
                 if acc.as_ref().is_some_and(|a| a.id != id) {
                     if let Some(done) = acc.take() {
                         self.store_boot_block(done);
                     }
                 }
-                let a = acc.get_or_insert(BlockAcc { id, nid: None, mixed_nodes: false, zones: ZoneSet::EMPTY });
+                let a = acc.get_or_insert(BlockAcc {
+                    id,
+                    nid: None,
+                    mixed_nodes: false,
+                    zones: ZoneSet::EMPTY,
+                });
                 if a.nid.is_some_and(|n| n != r.nid) {
                     a.mixed_nodes = true;
                 }
@@ -156,8 +178,18 @@ impl SparseMap {
             Some(z) if !a.mixed_nodes => z,
             _ => Zone::None,
         };
-        let nid = if a.mixed_nodes { NID_MIXED } else { a.nid.unwrap_or(NID_MIXED) };
-        let rec = BlockRecord { state: BlockState::Online, zone, nid, flags, busy: false };
+        let nid = if a.mixed_nodes {
+            NID_MIXED
+        } else {
+            a.nid.unwrap_or(NID_MIXED)
+        };
+        let rec = BlockRecord {
+            state: BlockState::Online,
+            zone,
+            nid,
+            flags,
+            busy: false,
+        };
         if let Some(sec) = g.block_first_section(a.id).and_then(|s| self.table.get(s)) {
             sec.set_block_record(rec.encode());
         }

@@ -125,7 +125,9 @@ impl Config {
             && sec.checked_sub(sub).is_some_and(|d| d <= max_sub_shift)
             && sec < phys
             && phys <= MAX_PHYS_BITS
-            && phys.checked_sub(sec).is_some_and(|d| d as usize <= MAX_SECTION_NR_BITS);
+            && phys
+                .checked_sub(sec)
+                .is_some_and(|d| d as usize <= MAX_SECTION_NR_BITS);
         if !ok {
             return Err(Error::Inval);
         }
@@ -140,7 +142,10 @@ impl Config {
         if self.zone_dma_end & page_mask != 0 || self.zone_dma32_end & page_mask != 0 {
             return Err(Error::Inval);
         }
-        if self.zone_dma_end != 0 && self.zone_dma32_end != 0 && self.zone_dma_end > self.zone_dma32_end {
+        if self.zone_dma_end != 0
+            && self.zone_dma32_end != 0
+            && self.zone_dma_end > self.zone_dma32_end
+        {
             return Err(Error::Inval);
         }
         Ok(Geometry {

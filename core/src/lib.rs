@@ -15,12 +15,21 @@
 //! what boot builds from it), `block` (memory blocks), `zone` (zones, spans, zone
 //! choice), `query` (per-pfn answers), `stats`.
 #![no_std]
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::arithmetic_side_effects,
+        clippy::indexing_slicing,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
-#[cfg(test)]
-extern crate std;
 #[cfg(feature = "alloc")]
 extern crate alloc;
+#[cfg(test)]
+extern crate std;
 
 /// Build-time capacity (see `build.rs`; override with `SPARSEMEM_*` variables).
 pub mod capacity {

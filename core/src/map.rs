@@ -89,7 +89,10 @@ impl SparseMap {
     /// Initialises storage in place, whatever it held before, without ever building
     /// a map on the stack. The configuration is validated first: on `Inval` the
     /// storage is left untouched.
-    pub fn init_in_place<'a>(slot: &'a mut MaybeUninit<SparseMap>, cfg: &Config) -> Result<&'a mut SparseMap> {
+    pub fn init_in_place<'a>(
+        slot: &'a mut MaybeUninit<SparseMap>,
+        cfg: &Config,
+    ) -> Result<&'a mut SparseMap> {
         cfg.validate()?;
         // SAFETY: a SparseMap consists only of atomics, integers in atomics and
         // `spin::Mutex<()>` (an AtomicBool and a unit), for all of which the all-zero
@@ -126,10 +129,13 @@ impl SparseMap {
         self.zones.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
-        let opts = u32::from(g.block_shift) | u32::from(cfg.movable_node) << 8 | u32::from(cfg.auto_online as u8) << 16;
+        let opts = u32::from(g.block_shift)
+            | u32::from(cfg.movable_node) << 8
+            | u32::from(cfg.auto_online as u8) << 16;
         self.options.store(opts, Ordering::Relaxed);
         self.dma_end.store(g.pfn_down(cfg.zone_dma_end.into()).0);
-        self.dma32_end.store(g.pfn_down(cfg.zone_dma32_end.into()).0);
+        self.dma32_end
+            .store(g.pfn_down(cfg.zone_dma32_end.into()).0);
         self.phase.store(Phase::Boot as u32, Ordering::Release);
         Ok(())
     }
@@ -152,7 +158,11 @@ impl SparseMap {
             max_phys_bits: g.max_phys_bits,
             movable_node: (opts >> 8) & 1 != 0,
             auto_online: AutoOnline::from_u8((opts >> 16) as u8).unwrap_or_default(),
-            block_size: if self.phase() == Phase::Uninit { 0 } else { g.block_size() },
+            block_size: if self.phase() == Phase::Uninit {
+                0
+            } else {
+                g.block_size()
+            },
             zone_dma_end: g.addr_of(Pfn(self.dma_end.load())).map_or(0, |a| a.0),
             zone_dma32_end: g.addr_of(Pfn(self.dma32_end.load())).map_or(0, |a| a.0),
         }
@@ -213,4 +223,5 @@ impl SparseMap {
 }
 
 /// The default map must fit the footprint budget of the project: 4 MiB.
-const _: () = assert!(!crate::capacity::DEFAULT_CAPACITY || core::mem::size_of::<SparseMap>() <= 4 << 20);
+const _: () =
+    assert!(!crate::capacity::DEFAULT_CAPACITY || core::mem::size_of::<SparseMap>() <= 4 << 20);

@@ -80,12 +80,17 @@ impl SparseMap {
         }
         let sec = self.table.get(g.section_of(pfn))?;
         let flags = sec.flags();
-        let state = if flags.contains(SectionFlags::VALID) { sec.state(g.subsection_index(pfn)) } else { SubState::Absent };
+        let state = if flags.contains(SectionFlags::VALID) {
+            sec.state(g.subsection_index(pfn))
+        } else {
+            SubState::Absent
+        };
         Some(PfnView { flags, state })
     }
 
     fn valid_in(v: &PfnView) -> bool {
-        v.flags.contains(SectionFlags::VALID) && (v.flags.contains(SectionFlags::EARLY) || v.state != SubState::Absent)
+        v.flags.contains(SectionFlags::VALID)
+            && (v.flags.contains(SectionFlags::EARLY) || v.state != SubState::Absent)
     }
 
     fn online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
@@ -133,9 +138,11 @@ impl SparseMap {
         let rec = self.block_record(block_id);
         let nid = match (rec, kind) {
             (Some(r), _) => r.nid,
-            (None, PfnKind::Device) => {
-                self.table.get(g.section_of(pfn)).and_then(|s| s.device_nid()).unwrap_or(NID_NONE)
-            }
+            (None, PfnKind::Device) => self
+                .table
+                .get(g.section_of(pfn))
+                .and_then(|s| s.device_nid())
+                .unwrap_or(NID_NONE),
             (None, _) => NID_NONE,
         };
         let zone = if online {
@@ -173,7 +180,13 @@ impl SparseMap {
             return Err(Error::NoEnt);
         }
         let (active, device) = sec.masks::<SUBSECTION_WORDS>();
-        Ok(SectionInfo { nr, flags, nr_subsections: g.subsections_per_section(), active, device })
+        Ok(SectionInfo {
+            nr,
+            flags,
+            nr_subsections: g.subsections_per_section(),
+            active,
+            device,
+        })
     }
 
     /// The first valid pfn at or after `pfn` (Linux `next_valid_pfn`), skipping whole
@@ -186,18 +199,29 @@ impl SparseMap {
         let mut from = pfn;
         let mut nr = g.section_of(pfn);
         loop {
-            let (found, sec) = self.table.find_from(nr, |s| s.flags().contains(SectionFlags::VALID))?;
+            let (found, sec) = self
+                .table
+                .find_from(nr, |s| s.flags().contains(SectionFlags::VALID))?;
             let start = g.section_start(found)?;
-            let cand = if found == g.section_of(from) { from } else { start };
+            let cand = if found == g.section_of(from) {
+                from
+            } else {
+                start
+            };
             if sec.flags().contains(SectionFlags::EARLY) {
                 return Some(cand);
             }
             let idx = g.subsection_index(cand);
-            if let Some(i) = sec.next_active(idx).filter(|i| *i < g.subsections_per_section()) {
+            if let Some(i) = sec
+                .next_active(idx)
+                .filter(|i| *i < g.subsections_per_section())
+            {
                 if i == idx {
                     return Some(cand);
                 }
-                return Some(Pfn(start.0.wrapping_add(u64::from(i) << g.pfn_subsection_shift())));
+                return Some(Pfn(start
+                    .0
+                    .wrapping_add(u64::from(i) << g.pfn_subsection_shift())));
             }
             nr = SectionNr(found.0.checked_add(1)?);
             from = g.section_start(nr)?;

@@ -290,11 +290,24 @@ fn for_each_word_mask(first: u32, last: u32, mut f: impl FnMut(usize, usize)) {
     while i <= last {
         let word = i / SUBS_PER_WORD;
         let lo = i % SUBS_PER_WORD;
-        let word_last = word.wrapping_mul(SUBS_PER_WORD).wrapping_add(SUBS_PER_WORD - 1);
-        let hi = if last < word_last { last % SUBS_PER_WORD } else { SUBS_PER_WORD - 1 };
+        let word_last = word
+            .wrapping_mul(SUBS_PER_WORD)
+            .wrapping_add(SUBS_PER_WORD - 1);
+        let hi = if last < word_last {
+            last % SUBS_PER_WORD
+        } else {
+            SUBS_PER_WORD - 1
+        };
         let nbits = (hi.wrapping_sub(lo).wrapping_add(1)).wrapping_mul(BITS_PER_STATE);
-        let ones = if nbits >= usize::BITS { usize::MAX } else { (1usize << nbits).wrapping_sub(1) };
-        f(word as usize, ones << (lo.wrapping_mul(BITS_PER_STATE) % usize::BITS));
+        let ones = if nbits >= usize::BITS {
+            usize::MAX
+        } else {
+            (1usize << nbits).wrapping_sub(1)
+        };
+        f(
+            word as usize,
+            ones << (lo.wrapping_mul(BITS_PER_STATE) % usize::BITS),
+        );
         match word_last.checked_add(1) {
             Some(n) => i = n,
             None => break,

@@ -45,7 +45,8 @@ impl SparseMap {
             st.device_pages = st.device_pages.wrapping_add(dev.wrapping_mul(pps));
             let ram = if f.contains(SectionFlags::EARLY) {
                 let start = g.section_start(nr).unwrap_or(Pfn(0));
-                self.boot.pages_in(start, Pfn(start.0.saturating_add(g.pages_per_section())))
+                self.boot
+                    .pages_in(start, Pfn(start.0.saturating_add(g.pages_per_section())))
             } else {
                 u64::from(sec.count_in(0, last, |s| s == SubState::Ram)).wrapping_mul(pps)
             };

@@ -26,7 +26,10 @@ pub(crate) const NR_ROOTS: usize = {
     }
 };
 const LEAF_SHIFT: u32 = SECTIONS_PER_LEAF.trailing_zeros();
-const _: () = assert!(NR_LEAVES < u16::MAX as usize, "leaf indices are stored in 16 bits");
+const _: () = assert!(
+    NR_LEAVES < u16::MAX as usize,
+    "leaf indices are stored in 16 bits"
+);
 
 /// A leaf: `SECTIONS_PER_LEAF` consecutive sections.
 #[derive(Debug)]
@@ -38,7 +41,10 @@ pub(crate) struct Leaf {
 
 impl Leaf {
     const fn new() -> Self {
-        Self { root: AtomicUsize::new(0), sections: [const { Section::new() }; SECTIONS_PER_LEAF] }
+        Self {
+            root: AtomicUsize::new(0),
+            sections: [const { Section::new() }; SECTIONS_PER_LEAF],
+        }
     }
     /// The first section number of this leaf, if it is in use.
     fn first_section(&self) -> Option<u64> {
@@ -102,7 +108,10 @@ impl Table {
             entry.store(idx.wrapping_add(1) as u16, Ordering::Release);
         }
         let leaf = usize::from(entry.load(Ordering::Acquire)).wrapping_sub(1);
-        self.leaves.get(leaf).and_then(|l| l.sections.get(slot)).ok_or(Error::NoMem)
+        self.leaves
+            .get(leaf)
+            .and_then(|l| l.sections.get(slot))
+            .ok_or(Error::NoMem)
     }
 
     /// Leaves still free.
@@ -118,7 +127,13 @@ impl Table {
         if r1 >= NR_ROOTS || r0 > r1 {
             return Err(Error::Inval);
         }
-        let missing = (r0..=r1).filter(|r| self.roots.get(*r).is_some_and(|e| e.load(Ordering::Acquire) == 0)).count();
+        let missing = (r0..=r1)
+            .filter(|r| {
+                self.roots
+                    .get(*r)
+                    .is_some_and(|e| e.load(Ordering::Acquire) == 0)
+            })
+            .count();
         if missing > self.free_leaves() {
             return Err(Error::NoMem);
         }
@@ -135,7 +150,9 @@ impl Table {
         let used = self.used.load(Ordering::Acquire);
         let mut best: Option<(u64, &Leaf)> = None;
         for leaf in self.leaves.iter().take(used) {
-            let Some(first) = leaf.first_section() else { continue };
+            let Some(first) = leaf.first_section() else {
+                continue;
+            };
             if after.is_some_and(|a| first <= a) {
                 continue;
             }
@@ -148,7 +165,11 @@ impl Table {
 
     /// The first section entry with number >= `from` whose leaf exists and that
     /// satisfies `pred`, with its number.
-    pub(crate) fn find_from(&self, from: SectionNr, pred: impl Fn(&Section) -> bool) -> Option<(SectionNr, &Section)> {
+    pub(crate) fn find_from(
+        &self,
+        from: SectionNr,
+        pred: impl Fn(&Section) -> bool,
+    ) -> Option<(SectionNr, &Section)> {
         let mut leaf_first = from.0 & !((SECTIONS_PER_LEAF as u64).wrapping_sub(1));
         let mut cur = self.leaf_at(leaf_first).map(|l| (leaf_first, l));
         if cur.is_none() {

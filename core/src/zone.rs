@@ -62,7 +62,14 @@ impl Zone {
         matches!(self, Zone::Dma | Zone::Dma32 | Zone::Normal)
     }
 
-    const ALL: [Zone; NR_ZONES] = [Zone::None, Zone::Dma, Zone::Dma32, Zone::Normal, Zone::Movable, Zone::Device];
+    const ALL: [Zone; NR_ZONES] = [
+        Zone::None,
+        Zone::Dma,
+        Zone::Dma32,
+        Zone::Normal,
+        Zone::Movable,
+        Zone::Device,
+    ];
 }
 
 impl fmt::Display for Zone {
@@ -162,11 +169,23 @@ impl ZoneSpan {
     /// The span grown to cover `[start, end)` (Linux `resize_zone_range`).
     pub const fn grown(self, start: Pfn, end: Pfn) -> ZoneSpan {
         if self.is_empty() {
-            return ZoneSpan { start, end, present_pages: self.present_pages };
+            return ZoneSpan {
+                start,
+                end,
+                present_pages: self.present_pages,
+            };
         }
-        let s = if start.0 < self.start.0 { start } else { self.start };
+        let s = if start.0 < self.start.0 {
+            start
+        } else {
+            self.start
+        };
         let e = if end.0 > self.end.0 { end } else { self.end };
-        ZoneSpan { start: s, end: e, present_pages: self.present_pages }
+        ZoneSpan {
+            start: s,
+            end: e,
+            present_pages: self.present_pages,
+        }
     }
 }
 
@@ -179,7 +198,11 @@ struct SpanCell {
 
 impl SpanCell {
     const fn new() -> Self {
-        Self { start: Atomic64::new(0), end: Atomic64::new(0), present: Atomic64::new(0) }
+        Self {
+            start: Atomic64::new(0),
+            end: Atomic64::new(0),
+            present: Atomic64::new(0),
+        }
     }
 }
 
@@ -194,7 +217,10 @@ pub(crate) struct Zones {
 
 impl Zones {
     pub(crate) const fn new() -> Self {
-        Self { spans: [const { [const { SpanCell::new() }; NR_ZONES] }; MAX_NODES], lock: spin::Mutex::new(()) }
+        Self {
+            spans: [const { [const { SpanCell::new() }; NR_ZONES] }; MAX_NODES],
+            lock: spin::Mutex::new(()),
+        }
     }
 
     fn cell(&self, nid: i32, zone: Zone) -> Result<&SpanCell> {
@@ -202,19 +228,34 @@ impl Zones {
         if zone == Zone::None {
             return Err(Error::Inval);
         }
-        self.spans.get(n).and_then(|z| z.get(zone as usize)).ok_or(Error::Inval)
+        self.spans
+            .get(n)
+            .and_then(|z| z.get(zone as usize))
+            .ok_or(Error::Inval)
     }
 
     /// The span of `zone` on `nid`; `Inval` for a bad nid or zone.
     pub(crate) fn get(&self, nid: i32, zone: Zone) -> Result<ZoneSpan> {
         let c = self.cell(nid, zone)?;
-        Ok(ZoneSpan { start: Pfn(c.start.load()), end: Pfn(c.end.load()), present_pages: c.present.load() })
+        Ok(ZoneSpan {
+            start: Pfn(c.start.load()),
+            end: Pfn(c.end.load()),
+            present_pages: c.present.load(),
+        })
     }
 
     /// Replaces a span. The caller holds `lock` (or owns the map exclusively).
     pub(crate) fn set(&self, nid: i32, zone: Zone, span: ZoneSpan) -> Result<()> {
         let c = self.cell(nid, zone)?;
-        let span = if span.is_empty() { ZoneSpan { start: Pfn(0), end: Pfn(0), ..span } } else { span };
+        let span = if span.is_empty() {
+            ZoneSpan {
+                start: Pfn(0),
+                end: Pfn(0),
+                ..span
+            }
+        } else {
+            span
+        };
         c.start.store(span.start.0);
         c.end.store(span.end.0);
         c.present.store(span.present_pages);
@@ -249,11 +290,21 @@ impl SparseMap {
     /// Linux `zone_for_pfn_range` for a block `[start, end)` on `nid`: the kernel zone
     /// and the default zone. With `Zone::None` for both when the nid is not a node.
     pub(crate) fn zone_choice(&self, nid: i32, start: Pfn, end: Pfn) -> ZoneChoice {
-        let hits = |z: Zone| self.zones.get(nid, z).is_ok_and(|s| s.intersects(start, end));
+        let hits = |z: Zone| {
+            self.zones
+                .get(nid, z)
+                .is_ok_and(|s| s.intersects(start, end))
+        };
         if self.zones.get(nid, Zone::Normal).is_err() {
-            return ZoneChoice { kernel: Zone::None, default: Zone::None };
+            return ZoneChoice {
+                kernel: Zone::None,
+                default: Zone::None,
+            };
         }
-        let kernel = [Zone::Dma, Zone::Dma32].into_iter().find(|z| hits(*z)).unwrap_or(Zone::Normal);
+        let kernel = [Zone::Dma, Zone::Dma32]
+            .into_iter()
+            .find(|z| hits(*z))
+            .unwrap_or(Zone::Normal);
         let (k, m) = (hits(kernel), hits(Zone::Movable));
         let default = if k != m {
             if k {
