@@ -100,22 +100,20 @@ impl SparseMap {
                 .map_or(u64::MAX, |p| p.0);
             let piece_end = Pfn(sec_end.min(r.end.0));
             if let Some(sec) = self.table.get(nr) {
-                let guard = sec.lock();
+                let _guard = sec.lock();
                 let first = g.subsection_index(pfn);
                 let last = g.subsection_index(Pfn(piece_end.0.wrapping_sub(1)));
-                sec.fill(&guard, first, last, SubState::Ram);
+                sec.fill(first, last, SubState::Ram);
                 // The end sub-sections may be only partly RAM: look at all the ranges.
                 for idx in [first, last] {
                     let sub_start = Pfn((pfn.0 & !g.pages_per_section().wrapping_sub(1))
                         .wrapping_add(u64::from(idx).wrapping_mul(pps)));
                     let sub_end = Pfn(sub_start.0.wrapping_add(pps));
                     if self.boot.pages_in(sub_start, sub_end) != pps {
-                        sec.fill(&guard, idx, idx, SubState::RamPartial);
+                        sec.fill(idx, idx, SubState::RamPartial);
                     }
                 }
-                sec.set_flags(
-                    &guard,
-                    SectionFlags::PRESENT
+                sec.set_flags(SectionFlags::PRESENT
                         | SectionFlags::VALID
                         | SectionFlags::ONLINE
                         | SectionFlags::EARLY,

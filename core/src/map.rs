@@ -61,6 +61,9 @@ pub struct SparseMap {
     /// Serialises System RAM operations (add, remove, online, offline commit steps).
     /// Never held while a notifier runs; never taken by readers.
     pub(crate) hotplug: spin::Mutex<()>,
+    /// Steps left before an injected failure (0: none).
+    #[cfg(feature = "fault-injection")]
+    fault_countdown: AtomicUsize,
 }
 
 impl Default for SparseMap {
@@ -83,6 +86,8 @@ impl SparseMap {
             boot: BootRanges::new(),
             zones: Zones::new(),
             hotplug: spin::Mutex::new(()),
+            #[cfg(feature = "fault-injection")]
+            fault_countdown: AtomicUsize::new(0),
         }
     }
 
@@ -216,6 +221,31 @@ impl SparseMap {
         } else {
             u64::MAX
         }
+    }
+
+    /// A fault-injection point in the prepare phase of an operation (before anything
+    /// visible is written). With the `fault-injection` feature, `fail_at_step(n)`
+    /// makes the n-th such point from now fail with `NoMem`.
+    #[inline]
+    pub(crate) fn fault_step(&self) -> Result<()> {
+        #[cfg(feature = "fault-injection")]
+        {
+            let n = self.fault_countdown.load(Ordering::Relaxed);
+            if n == 1 {
+                self.fault_countdown.store(0, Ordering::Relaxed);
+                return Err(Error::NoMem);
+            }
+            if n > 1 {
+                self.fault_countdown.store(n.wrapping_sub(1), Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the `n`-th internal step from now fail with `NoMem` (0: never). Test-only.
+    #[cfg(feature = "fault-injection")]
+    pub fn fail_at_step(&self, n: usize) {
+        self.fault_countdown.store(n, Ordering::Relaxed);
     }
 
     /// Bytes of storage a map takes (`SMEM_MAP_BYTES`).

@@ -109,8 +109,7 @@ pub(crate) struct SectionGuard<'a>(&'a Section);
 
 impl Drop for SectionGuard<'_> {
     fn drop(&mut self) {
-        // Release: everything written under the lock is visible to the next holder.
-        self.0.flags.fetch_and(!LOCK, Ordering::Release);
+        self.0.unlock_raw();
     }
 }
 
@@ -144,13 +143,20 @@ impl Section {
 
     /// Takes the writer lock, spinning while another writer holds it. Writers hold it
     /// for a bounded number of instructions and never across a notifier, so the spin
-    /// is short. Readers never take it.
+    /// is short. Readers never take it. Every method below that writes requires it.
     pub(crate) fn lock(&self) -> SectionGuard<'_> {
+        self.lock_raw();
+        SectionGuard(self)
+    }
+
+    /// Takes the writer lock without a guard (for ranges of sections locked in
+    /// ascending order; see `hotplug::LockedSections`).
+    pub(crate) fn lock_raw(&self) {
         loop {
             // Acquire: pairs with the Release of the previous unlock.
             let old = self.flags.fetch_or(LOCK, Ordering::Acquire);
             if old & LOCK == 0 {
-                return SectionGuard(self);
+                return;
             }
             while self.flags.load(Ordering::Relaxed) & LOCK != 0 {
                 core::hint::spin_loop();
@@ -158,8 +164,38 @@ impl Section {
         }
     }
 
+    /// Releases the writer lock. Release: everything written under the lock is
+    /// visible to the next holder.
+    pub(crate) fn unlock_raw(&self) {
+        self.flags.fetch_and(!LOCK, Ordering::Release);
+    }
+
+    /// Clears flags (Release, ordered after the writes before it).
+    pub(crate) fn clear_flags(&self, f: SectionFlags) {
+        self.flags.fetch_and(!(f.bits() as usize), Ordering::Release);
+    }
+
+    /// Clears every flag and the device nid (the section becomes absent); keeps the
+    /// lock bit.
+    pub(crate) fn clear_all(&self) {
+        self.flags.fetch_and(LOCK, Ordering::Release);
+    }
+
+    /// Records the nid of the section's device memory (`None`: no device memory).
+    pub(crate) fn set_device_nid(&self, nid: Option<i32>) {
+        let enc = nid.map_or(0, |n| (n as usize).wrapping_add(1) & 0xff);
+        let mut cur = self.flags.load(Ordering::Relaxed);
+        loop {
+            let new = (cur & !DEV_NID_MASK) | enc << DEV_NID_SHIFT;
+            match self.flags.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return,
+                Err(v) => cur = v,
+            }
+        }
+    }
+
     /// Sets flags. Release: publishes the states written before (see `flags`).
-    pub(crate) fn set_flags(&self, _g: &SectionGuard<'_>, f: SectionFlags) {
+    pub(crate) fn set_flags(&self, f: SectionFlags) {
         self.flags.fetch_or(f.bits() as usize, Ordering::Release);
     }
 
@@ -177,7 +213,7 @@ impl Section {
 
     /// Sets sub-sections `first..=last` to `state`. Release: a reader that sees the
     /// new state of one sub-section sees everything written before it.
-    pub(crate) fn fill(&self, _g: &SectionGuard<'_>, first: u32, last: u32, state: SubState) {
+    pub(crate) fn fill(&self, first: u32, last: u32, state: SubState) {
         let pattern = LOW_BITS.wrapping_mul(state as usize);
         for_each_word_mask(first, last, |word, mask| {
             if let Some(w) = self.states.get(word) {

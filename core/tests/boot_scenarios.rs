@@ -98,11 +98,10 @@ fn t3_boot_blocks_of_a_two_node_machine() {
         assert_eq!(blocks[id as usize].zone, Zone::Dma32);
         assert_eq!(vz(&map, id), "DMA32");
     }
-    for id in 1..7 {
-        let f = blocks[id].flags;
-        assert!(!f.contains(BlockFlags::HOLES), "memory{id}");
-        assert!(f.contains(BlockFlags::OFFLINABLE), "memory{id}");
-        assert_eq!(blocks[id].present_pages, SEC);
+    for b in &blocks[1..7] {
+        assert!(!b.flags.contains(BlockFlags::HOLES), "memory{}", b.id.0);
+        assert!(b.flags.contains(BlockFlags::OFFLINABLE), "memory{}", b.id.0);
+        assert_eq!(b.present_pages, SEC);
     }
     for nr in 0..8 {
         let f = map.section_info(SectionNr(nr)).unwrap().flags;
@@ -226,7 +225,7 @@ fn t6_block_split_between_two_nodes_is_mixed() {
     assert_eq!(map.block_info(BlockId(2)).unwrap().nid, 0);
     assert_eq!(map.block_info(BlockId(4)).unwrap().nid, 1);
     // A pfn of the mixed block reports the block's nid, and its own zone when online.
-    let i = map.pfn_info(Pfn((448 * MIB >> 12) + 1)).unwrap();
+    let i = map.pfn_info(Pfn(((448 * MIB) >> 12) + 1)).unwrap();
     assert_eq!((i.nid, i.zone, i.online), (NID_MIXED, Zone::Dma32, true));
 }
 
@@ -569,7 +568,7 @@ fn next_valid_pfn_skips_whole_sections_and_leaves() {
     assert_eq!(map.next_valid_pfn(Pfn(5)), Some(Pfn(5)));
     // Early section 0 is valid through its end, holes included.
     assert_eq!(map.next_valid_pfn(Pfn(SEC - 1)), Some(Pfn(SEC - 1)));
-    assert_eq!(map.next_valid_pfn(Pfn(SEC)), Some(Pfn((far + 0) >> 12)));
+    assert_eq!(map.next_valid_pfn(Pfn(SEC)), Some(Pfn(far >> 12)));
     assert!(map.pfn_valid(Pfn(far >> 12)), "early section");
     assert_eq!(map.next_valid_pfn(Pfn((far >> 12) + SEC)), None);
     assert_eq!(map.next_valid_pfn(Pfn(u64::MAX)), None);

@@ -1,0 +1,179 @@
+//! Device memory (ZONE_DEVICE / pmem) at sub-section granularity: Linux
+//! `memremap_pages` / `memunmap_pages` over `sparse_add_section` /
+//! `section_deactivate` (semantics.md 3.4, 3.6, 3.8), all or nothing.
+//!
+//! Device operations never take the map's hotplug lock: they lock only the sections
+//! they touch, in ascending order, so device operations on different sections never
+//! wait on each other, and those sharing a section wait only for each other's few
+//! stores (the locks are never held across a notifier).
+
+use crate::addr::{Pfn, SectionNr};
+use crate::early::nid_ok;
+use crate::error::{Error, Result};
+use crate::locked::LockedSections;
+use crate::map::{Phase, SparseMap};
+use crate::section::{Section, SectionFlags, SubState};
+use crate::zone::Zone;
+
+/// One section's part of a pfn range.
+struct Chunk {
+    nr: SectionNr,
+    first: u32,
+    last: u32,
+}
+
+impl SparseMap {
+    /// Splits `[start, end)` into per-section chunks of sub-section indices.
+    fn chunks(&self, start: Pfn, end: Pfn) -> impl Iterator<Item = Chunk> + '_ {
+        let g = self.geometry();
+        let mut pfn = start;
+        core::iter::from_fn(move || {
+            if pfn.0 >= end.0 {
+                return None;
+            }
+            let nr = g.section_of(pfn);
+            let next = g.section_start(SectionNr(nr.0.wrapping_add(1))).map_or(u64::MAX, |p| p.0);
+            let piece_end = next.min(end.0);
+            let c = Chunk {
+                nr,
+                first: g.subsection_index(pfn),
+                last: g.subsection_index(Pfn(piece_end.wrapping_sub(1))),
+            };
+            pfn = Pfn(piece_end);
+            Some(c)
+        })
+    }
+
+    /// The first error an add of device memory over this section chunk meets:
+    /// `NxIo` over System RAM, then `Exist` over device memory, then `Inval` for
+    /// device memory of another node in the section.
+    fn device_conflict(sec: &Section, c: &Chunk, nid: i32) -> Option<Error> {
+        let f = sec.flags();
+        if !f.contains(SectionFlags::PRESENT) {
+            return None;
+        }
+        if sec.any_in(c.first, c.last, |s| matches!(s, SubState::Ram | SubState::RamPartial)) {
+            return Some(Error::NxIo);
+        }
+        if sec.any_in(c.first, c.last, |s| s == SubState::Device) {
+            return Some(Error::Exist);
+        }
+        if sec.device_nid().is_some_and(|n| n != nid) {
+            return Some(Error::Inval);
+        }
+        None
+    }
+
+    /// Worst error over a range, in the documented precedence (NxIo, Exist, Inval).
+    fn range_conflict<'a>(&self, chunks: impl Iterator<Item = (Chunk, Option<&'a Section>)>, nid: i32) -> Result<()> {
+        let mut worst: Option<Error> = None;
+        for (c, sec) in chunks {
+            let Some(e) = sec.and_then(|s| Self::device_conflict(s, &c, nid)) else { continue };
+            let rank = |e: Error| match e {
+                Error::NxIo => 0,
+                Error::Exist => 1,
+                _ => 2,
+            };
+            if worst.is_none_or(|w| rank(e) < rank(w)) {
+                worst = Some(e);
+            }
+        }
+        worst.map_or(Ok(()), Err)
+    }
+
+    /// Adds device memory `[start, start+size)` on node `nid` (Linux `memremap_pages`).
+    /// It may share a section with RAM; the section gets TAINT_DEVICE when the range
+    /// starts or ends inside it; an early section stays early. Never creates blocks.
+    /// Errors: `Inval` before boot finished, for size 0, a wrap, misalignment to the
+    /// sub-section size or an invalid nid; `TooBig` beyond `max_phys_bits`; `NxIo` over
+    /// System RAM; `Exist` over device memory; `Inval` for device memory of another
+    /// node in one of the sections; `NoMem` when the table is full. On error nothing
+    /// changed.
+    pub fn add_device(&self, nid: i32, start: u64, size: u64) -> Result<()> {
+        self.require(Phase::Running)?;
+        let g = self.geometry();
+        if !nid_ok(nid) {
+            return Err(Error::Inval);
+        }
+        let (s, e) = g.aligned_range(start, size, g.subsection_size())?;
+        let first = g.section_of(s);
+        let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
+        // Cheap pre-check without locks, so that a conflicting add never takes leaves.
+        self.range_conflict(self.chunks(s, e).map(|c| { let sec = self.table.get(c.nr); (c, sec) }), nid)?;
+        for _ in first.0..=last.0 {
+            self.fault_step()?;
+        }
+        self.table.reserve(first, last)?;
+        let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
+        // The authoritative check, under the locks.
+        self.range_conflict(self.chunks(s, e).map(|c| { let sec = self.table.get(c.nr); (c, sec) }), nid)?;
+        let starts_inside = s.0 & g.pages_per_section().wrapping_sub(1) != 0;
+        let ends_inside = e.0 & g.pages_per_section().wrapping_sub(1) != 0;
+        for c in self.chunks(s, e) {
+            let Some(sec) = self.table.get(c.nr) else { continue };
+            sec.fill(c.first, c.last, SubState::Device);
+            sec.set_device_nid(Some(nid));
+            let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
+            if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
+                f |= SectionFlags::TAINT_DEVICE;
+            }
+            // Release: the states above are published with VALID.
+            sec.set_flags(f);
+        }
+        {
+            let _z = self.zones.lock.lock();
+            if let Ok(span) = self.zones.get(nid, Zone::Device) {
+                let _ = self.zones.set(nid, Zone::Device, span.grown(s, e));
+            }
+        }
+        drop(locked);
+        Ok(())
+    }
+
+    /// Removes device memory: any sub-section-aligned part of earlier added device
+    /// memory. A section whose last active sub-section goes becomes absent; TAINT
+    /// otherwise stays, as in Linux. ZONE_DEVICE spans never shrink. Errors: `Inval`
+    /// before boot finished, for size 0, a wrap or misalignment; `NoEnt` unless every
+    /// sub-section of the range is active device memory (then nothing changed).
+    pub fn remove_device(&self, start: u64, size: u64) -> Result<()> {
+        self.require(Phase::Running)?;
+        let g = self.geometry();
+        let (s, e) = match g.aligned_range(start, size, g.subsection_size()) {
+            Err(Error::TooBig) => return Err(Error::NoEnt),
+            r => r?,
+        };
+        let first = g.section_of(s);
+        let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
+        for _ in first.0..=last.0 {
+            self.fault_step()?;
+        }
+        let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoEnt)?;
+        let all_device = self.chunks(s, e).all(|c| {
+            self.table.get(c.nr).is_some_and(|sec| {
+                sec.flags().contains(SectionFlags::VALID) && sec.count_in(c.first, c.last, |st| st == SubState::Device) == c.last.wrapping_sub(c.first).wrapping_add(1)
+            })
+        });
+        if !all_device {
+            return Err(Error::NoEnt);
+        }
+        let top = g.subsections_per_section().wrapping_sub(1);
+        for c in self.chunks(s, e) {
+            let Some(sec) = self.table.get(c.nr) else { continue };
+            let others = sec.count_in(0, top, |st| st != SubState::Absent).wrapping_sub(c.last.wrapping_sub(c.first).wrapping_add(1));
+            if others == 0 {
+                // The last sub-section goes: readers must stop trusting the states
+                // before they change (VALID first, Release), then the entry is zeroed.
+                sec.clear_flags(SectionFlags::VALID);
+                sec.fill(c.first, c.last, SubState::Absent);
+                sec.clear_all();
+            } else {
+                sec.fill(c.first, c.last, SubState::Absent);
+                if !sec.any_in(0, top, |st| st == SubState::Device) {
+                    sec.set_device_nid(None);
+                }
+            }
+        }
+        drop(locked);
+        Ok(())
+    }
+}
