@@ -32,7 +32,9 @@ impl SparseMap {
                 return None;
             }
             let nr = g.section_of(pfn);
-            let next = g.section_start(SectionNr(nr.0.wrapping_add(1))).map_or(u64::MAX, |p| p.0);
+            let next = g
+                .section_start(SectionNr(nr.0.wrapping_add(1)))
+                .map_or(u64::MAX, |p| p.0);
             let piece_end = next.min(end.0);
             let c = Chunk {
                 nr,
@@ -52,7 +54,9 @@ impl SparseMap {
         if !f.contains(SectionFlags::PRESENT) {
             return None;
         }
-        if sec.any_in(c.first, c.last, |s| matches!(s, SubState::Ram | SubState::RamPartial)) {
+        if sec.any_in(c.first, c.last, |s| {
+            matches!(s, SubState::Ram | SubState::RamPartial)
+        }) {
             return Some(Error::NxIo);
         }
         if sec.any_in(c.first, c.last, |s| s == SubState::Device) {
@@ -65,10 +69,16 @@ impl SparseMap {
     }
 
     /// Worst error over a range, in the documented precedence (NxIo, Exist, Inval).
-    fn range_conflict<'a>(&self, chunks: impl Iterator<Item = (Chunk, Option<&'a Section>)>, nid: i32) -> Result<()> {
+    fn range_conflict<'a>(
+        &self,
+        chunks: impl Iterator<Item = (Chunk, Option<&'a Section>)>,
+        nid: i32,
+    ) -> Result<()> {
         let mut worst: Option<Error> = None;
         for (c, sec) in chunks {
-            let Some(e) = sec.and_then(|s| Self::device_conflict(s, &c, nid)) else { continue };
+            let Some(e) = sec.and_then(|s| Self::device_conflict(s, &c, nid)) else {
+                continue;
+            };
             let rank = |e: Error| match e {
                 Error::NxIo => 0,
                 Error::Exist => 1,
@@ -99,18 +109,32 @@ impl SparseMap {
         let first = g.section_of(s);
         let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
         // Cheap pre-check without locks, so that a conflicting add never takes leaves.
-        self.range_conflict(self.chunks(s, e).map(|c| { let sec = self.table.get(c.nr); (c, sec) }), nid)?;
+        self.range_conflict(
+            self.chunks(s, e).map(|c| {
+                let sec = self.table.get(c.nr);
+                (c, sec)
+            }),
+            nid,
+        )?;
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
         self.table.reserve(first, last)?;
         let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
         // The authoritative check, under the locks.
-        self.range_conflict(self.chunks(s, e).map(|c| { let sec = self.table.get(c.nr); (c, sec) }), nid)?;
+        self.range_conflict(
+            self.chunks(s, e).map(|c| {
+                let sec = self.table.get(c.nr);
+                (c, sec)
+            }),
+            nid,
+        )?;
         let starts_inside = s.0 & g.pages_per_section().wrapping_sub(1) != 0;
         let ends_inside = e.0 & g.pages_per_section().wrapping_sub(1) != 0;
         for c in self.chunks(s, e) {
-            let Some(sec) = self.table.get(c.nr) else { continue };
+            let Some(sec) = self.table.get(c.nr) else {
+                continue;
+            };
             sec.fill(c.first, c.last, SubState::Device);
             sec.set_device_nid(Some(nid));
             let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
@@ -150,7 +174,9 @@ impl SparseMap {
         let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoEnt)?;
         let all_device = self.chunks(s, e).all(|c| {
             self.table.get(c.nr).is_some_and(|sec| {
-                sec.flags().contains(SectionFlags::VALID) && sec.count_in(c.first, c.last, |st| st == SubState::Device) == c.last.wrapping_sub(c.first).wrapping_add(1)
+                sec.flags().contains(SectionFlags::VALID)
+                    && sec.count_in(c.first, c.last, |st| st == SubState::Device)
+                        == c.last.wrapping_sub(c.first).wrapping_add(1)
             })
         });
         if !all_device {
@@ -158,8 +184,12 @@ impl SparseMap {
         }
         let top = g.subsections_per_section().wrapping_sub(1);
         for c in self.chunks(s, e) {
-            let Some(sec) = self.table.get(c.nr) else { continue };
-            let others = sec.count_in(0, top, |st| st != SubState::Absent).wrapping_sub(c.last.wrapping_sub(c.first).wrapping_add(1));
+            let Some(sec) = self.table.get(c.nr) else {
+                continue;
+            };
+            let others = sec
+                .count_in(0, top, |st| st != SubState::Absent)
+                .wrapping_sub(c.last.wrapping_sub(c.first).wrapping_add(1));
             if others == 0 {
                 // The last sub-section goes: readers must stop trusting the states
                 // before they change (VALID first, Release), then the entry is zeroed.

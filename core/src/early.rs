@@ -113,7 +113,8 @@ impl SparseMap {
                         sec.fill(idx, idx, SubState::RamPartial);
                     }
                 }
-                sec.set_flags(SectionFlags::PRESENT
+                sec.set_flags(
+                    SectionFlags::PRESENT
                         | SectionFlags::VALID
                         | SectionFlags::ONLINE
                         | SectionFlags::EARLY,

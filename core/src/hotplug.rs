@@ -58,7 +58,11 @@ impl SparseMap {
     }
 
     fn set_record(&self, id: BlockId, rec: Option<BlockRecord>) {
-        if let Some(sec) = self.geometry().block_first_section(id).and_then(|s| self.table.get(s)) {
+        if let Some(sec) = self
+            .geometry()
+            .block_first_section(id)
+            .and_then(|s| self.table.get(s))
+        {
             sec.set_block_record(rec.map_or(0, |r| r.encode()));
         }
     }
@@ -80,7 +84,11 @@ impl SparseMap {
         let (first, last) = self.first_last_sections(s, e);
         {
             let _h = self.hotplug.lock();
-            let present = |nr: u64| self.table.get(SectionNr(nr)).is_some_and(|sec| sec.flags().contains(SectionFlags::PRESENT));
+            let present = |nr: u64| {
+                self.table
+                    .get(SectionNr(nr))
+                    .is_some_and(|sec| sec.flags().contains(SectionFlags::PRESENT))
+            };
             if (first.0..=last.0).any(present) {
                 return Err(Error::Exist);
             }
@@ -90,7 +98,10 @@ impl SparseMap {
             self.table.reserve(first, last)?;
             let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
             // Device writers do not take the hotplug lock: check again under the locks.
-            if locked.iter().any(|(_, sec)| sec.flags().contains(SectionFlags::PRESENT)) {
+            if locked
+                .iter()
+                .any(|(_, sec)| sec.flags().contains(SectionFlags::PRESENT))
+            {
                 return Err(Error::Exist);
             }
             let top = g.subsections_per_section().wrapping_sub(1);
@@ -99,7 +110,13 @@ impl SparseMap {
                 sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
             }
             for id in self.block_ids(s, e) {
-                let rec = BlockRecord { state: BlockState::Offline, zone: Zone::None, nid, flags: BlockFlags::empty(), busy: false };
+                let rec = BlockRecord {
+                    state: BlockState::Offline,
+                    zone: Zone::None,
+                    nid,
+                    flags: BlockFlags::empty(),
+                    busy: false,
+                };
                 self.set_record(id, Some(rec));
             }
         }
@@ -126,7 +143,10 @@ impl SparseMap {
             Err(Error::TooBig) => return Err(Error::NoEnt),
             r => r?,
         };
-        if self.block_ids(s, e).any(|id| self.block_record(id).is_none()) {
+        if self
+            .block_ids(s, e)
+            .any(|id| self.block_record(id).is_none())
+        {
             return Err(Error::NoEnt);
         }
         Ok((s, e))
@@ -158,7 +178,10 @@ impl SparseMap {
         self.require(Phase::Running)?;
         let _h = self.hotplug.lock();
         let (s, e) = self.remove_range(start, size)?;
-        let busy = self.block_ids(s, e).filter_map(|id| self.block_record(id)).any(|r| r.busy || r.state != BlockState::Offline);
+        let busy = self
+            .block_ids(s, e)
+            .filter_map(|id| self.block_record(id))
+            .any(|r| r.busy || r.state != BlockState::Offline);
         if busy {
             return Err(Error::Busy);
         }
@@ -177,7 +200,10 @@ impl SparseMap {
             return Err(Error::Inval);
         }
         let info = self.block_info(id)?;
-        if info.flags.intersects(BlockFlags::HOLES | BlockFlags::DEVICE) {
+        if info
+            .flags
+            .intersects(BlockFlags::HOLES | BlockFlags::DEVICE)
+        {
             return Err(Error::Inval);
         }
         Ok(())
@@ -192,7 +218,11 @@ impl SparseMap {
             return Err(Error::Inval);
         }
         let info = self.block_info(id)?;
-        if info.flags.intersects(BlockFlags::HOLES | BlockFlags::DEVICE | BlockFlags::MIXED_NODES) || !nid_ok(rec.nid) {
+        if info
+            .flags
+            .intersects(BlockFlags::HOLES | BlockFlags::DEVICE | BlockFlags::MIXED_NODES)
+            || !nid_ok(rec.nid)
+        {
             return Err(Error::Inval);
         }
         let (s, e) = self.block_pfns(id).ok_or(Error::NoEnt)?;
@@ -247,7 +277,14 @@ impl SparseMap {
             let _h = self.hotplug.lock();
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
-            self.set_record(id, Some(BlockRecord { state: BlockState::GoingOnline, busy: true, ..rec }));
+            self.set_record(
+                id,
+                Some(BlockRecord {
+                    state: BlockState::GoingOnline,
+                    busy: true,
+                    ..rec
+                }),
+            );
             self.transitions.fetch_add(1, Ordering::AcqRel);
             zone
         };
@@ -257,7 +294,13 @@ impl SparseMap {
             {
                 let _h = self.hotplug.lock();
                 if let Some(rec) = self.block_record(id) {
-                    self.set_record(id, Some(BlockRecord { state: BlockState::Offline, ..rec }));
+                    self.set_record(
+                        id,
+                        Some(BlockRecord {
+                            state: BlockState::Offline,
+                            ..rec
+                        }),
+                    );
                 }
             }
             self.end_transition(id);
@@ -269,7 +312,14 @@ impl SparseMap {
                 let pages = self.block_info(id).map_or(0, |i| i.present_pages);
                 self.grow_span(rec.nid, zone, s, e, pages);
                 self.set_sections_online(id, true);
-                self.set_record(id, Some(BlockRecord { state: BlockState::Online, zone, ..rec }));
+                self.set_record(
+                    id,
+                    Some(BlockRecord {
+                        state: BlockState::Online,
+                        zone,
+                        ..rec
+                    }),
+                );
             }
         }
         self.notify(n, MemEvent::Online, id);
@@ -287,7 +337,14 @@ impl SparseMap {
             let _h = self.hotplug.lock();
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             self.offline_checks(id, &rec)?;
-            self.set_record(id, Some(BlockRecord { state: BlockState::GoingOffline, busy: true, ..rec }));
+            self.set_record(
+                id,
+                Some(BlockRecord {
+                    state: BlockState::GoingOffline,
+                    busy: true,
+                    ..rec
+                }),
+            );
             self.transitions.fetch_add(1, Ordering::AcqRel);
         }
         let veto = self.notify(n, MemEvent::GoingOffline, id);
@@ -306,7 +363,13 @@ impl SparseMap {
         self.notify(n, MemEvent::CancelOffline, id);
         let _h = self.hotplug.lock();
         if let Some(rec) = self.block_record(id) {
-            self.set_record(id, Some(BlockRecord { state: BlockState::Online, ..rec }));
+            self.set_record(
+                id,
+                Some(BlockRecord {
+                    state: BlockState::Online,
+                    ..rec
+                }),
+            );
         }
     }
 
@@ -314,10 +377,19 @@ impl SparseMap {
     /// shrinks at its edges, the block forgets its zone.
     fn commit_offline(&self, id: BlockId) {
         let _h = self.hotplug.lock();
-        let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) else { return };
+        let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) else {
+            return;
+        };
         let pages = self.block_info(id).map_or(0, |i| i.present_pages);
         self.set_sections_online(id, false);
-        self.set_record(id, Some(BlockRecord { state: BlockState::Offline, zone: Zone::None, ..rec }));
+        self.set_record(
+            id,
+            Some(BlockRecord {
+                state: BlockState::Offline,
+                zone: Zone::None,
+                ..rec
+            }),
+        );
         self.shrink_span(rec.nid, rec.zone, s, e, pages);
     }
 
@@ -351,15 +423,29 @@ impl SparseMap {
             // only marked busy so nobody onlines them under our feet.
             for id in self.block_ids(s, e) {
                 if let Some(rec) = self.block_record(id) {
-                    let state = if rec.state == BlockState::Online { BlockState::GoingOffline } else { rec.state };
-                    self.set_record(id, Some(BlockRecord { state, busy: true, ..rec }));
+                    let state = if rec.state == BlockState::Online {
+                        BlockState::GoingOffline
+                    } else {
+                        rec.state
+                    };
+                    self.set_record(
+                        id,
+                        Some(BlockRecord {
+                            state,
+                            busy: true,
+                            ..rec
+                        }),
+                    );
                     self.transitions.fetch_add(1, Ordering::AcqRel);
                 }
             }
             (s, e, online)
         };
         let _ = online;
-        let going = |id: &BlockId| self.block_record(*id).is_some_and(|r| r.state == BlockState::GoingOffline);
+        let going = |id: &BlockId| {
+            self.block_record(*id)
+                .is_some_and(|r| r.state == BlockState::GoingOffline)
+        };
         let mut vetoed: Option<(BlockId, i32)> = None;
         for id in self.block_ids(s, e).filter(going) {
             let v = self.notify(n, MemEvent::GoingOffline, id);
@@ -369,7 +455,11 @@ impl SparseMap {
             }
         }
         if let Some((stop, v)) = vetoed {
-            for id in self.block_ids(s, e).filter(|id| id.0 <= stop.0).filter(going) {
+            for id in self
+                .block_ids(s, e)
+                .filter(|id| id.0 <= stop.0)
+                .filter(going)
+            {
                 self.cancel_offline(id, n);
             }
             for id in self.block_ids(s, e) {
@@ -382,7 +472,8 @@ impl SparseMap {
             self.notify(n, MemEvent::Offline, id);
         }
         let _h = self.hotplug.lock();
-        self.transitions.fetch_sub(self.block_ids(s, e).count(), Ordering::AcqRel);
+        self.transitions
+            .fetch_sub(self.block_ids(s, e).count(), Ordering::AcqRel);
         self.commit_remove(s, e)
     }
 
@@ -402,12 +493,25 @@ impl SparseMap {
         let g = self.geometry();
         let sec = self.table.get(g.section_of(pfn))?;
         let f = sec.flags();
-        if !f.contains(SectionFlags::VALID | SectionFlags::ONLINE) || !matches!(sec.state(g.subsection_index(pfn)), SubState::Ram | SubState::RamPartial) {
+        if !f.contains(SectionFlags::VALID | SectionFlags::ONLINE)
+            || !matches!(
+                sec.state(g.subsection_index(pfn)),
+                SubState::Ram | SubState::RamPartial
+            )
+        {
             return None;
         }
         let rec = self.block_record(g.block_of(pfn))?;
-        let zone = if rec.zone == Zone::None { self.zone_by_addr(pfn) } else { rec.zone };
-        let nid = if nid_ok(rec.nid) { rec.nid } else { self.boot.find(pfn).map(|r| r.nid)? };
+        let zone = if rec.zone == Zone::None {
+            self.zone_by_addr(pfn)
+        } else {
+            rec.zone
+        };
+        let nid = if nid_ok(rec.nid) {
+            rec.nid
+        } else {
+            self.boot.find(pfn).map(|r| r.nid)?
+        };
         Some((zone, nid))
     }
 
@@ -415,10 +519,15 @@ impl SparseMap {
     /// sub-section of the same zone and node; no such sub-section empties the span.
     fn shrink_span(&self, nid: i32, zone: Zone, s: Pfn, e: Pfn, pages: u64) {
         let _z = self.zones.lock.lock();
-        let Ok(span) = self.zones.get(nid, zone) else { return };
+        let Ok(span) = self.zones.get(nid, zone) else {
+            return;
+        };
         let pps = self.geometry().pages_per_subsection();
         let same = |p: Pfn| self.online_zone_nid(p) == Some((zone, nid));
-        let mut new = ZoneSpan { present_pages: span.present_pages.saturating_sub(pages), ..span };
+        let mut new = ZoneSpan {
+            present_pages: span.present_pages.saturating_sub(pages),
+            ..span
+        };
         if span.start == s {
             let mut p = e.0;
             let mut found = None;

@@ -24,12 +24,17 @@ impl<'a> LockedSections<'a> {
                 s.lock_raw();
             }
         }
-        Some(Self { table, first: first.0, last: last.0 })
+        Some(Self {
+            table,
+            first: first.0,
+            last: last.0,
+        })
     }
 
     /// The locked sections with their numbers.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (SectionNr, &'a Section)> + '_ {
-        (self.first..=self.last).filter_map(|nr| self.table.get(SectionNr(nr)).map(|s| (SectionNr(nr), s)))
+        (self.first..=self.last)
+            .filter_map(|nr| self.table.get(SectionNr(nr)).map(|s| (SectionNr(nr), s)))
     }
 }
 

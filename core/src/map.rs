@@ -236,7 +236,8 @@ impl SparseMap {
                 return Err(Error::NoMem);
             }
             if n > 1 {
-                self.fault_countdown.store(n.wrapping_sub(1), Ordering::Relaxed);
+                self.fault_countdown
+                    .store(n.wrapping_sub(1), Ordering::Relaxed);
             }
         }
         Ok(())

@@ -172,7 +172,8 @@ impl Section {
 
     /// Clears flags (Release, ordered after the writes before it).
     pub(crate) fn clear_flags(&self, f: SectionFlags) {
-        self.flags.fetch_and(!(f.bits() as usize), Ordering::Release);
+        self.flags
+            .fetch_and(!(f.bits() as usize), Ordering::Release);
     }
 
     /// Clears every flag and the device nid (the section becomes absent); keeps the
@@ -187,7 +188,10 @@ impl Section {
         let mut cur = self.flags.load(Ordering::Relaxed);
         loop {
             let new = (cur & !DEV_NID_MASK) | enc << DEV_NID_SHIFT;
-            match self.flags.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .flags
+                .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(v) => cur = v,
             }
