@@ -69,3 +69,8 @@ pub use zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 
 #[cfg(test)]
 mod tests;
+
+/// The README's Rust example, run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -300,3 +300,29 @@ fn device_adds_fill_partial_sections_beside_hot_added_ram_never() {
         Err(Error::Exist)
     );
 }
+
+#[test]
+fn t7_mixed_node_block_with_pmem_stays_refused() {
+    let map = x86();
+    map.boot_add_ram(0, 0, 448 * MIB).unwrap();
+    map.boot_add_ram(1, 448 * MIB, 64 * MIB - 4 * MIB).unwrap();
+    map.boot_add_ram(1, 512 * MIB, 512 * MIB).unwrap();
+    map.boot_finish().unwrap();
+    map.add_device(1, sa(4) - 4 * MIB, 4 * MIB).unwrap();
+    let before = dump(&map);
+    assert_eq!(map.offline_block(BlockId(3), &()), Err(Error::Inval));
+    assert_eq!(map.remove_memory(sa(3), 128 * MIB), Err(Error::Busy));
+    assert_eq!(dump(&map), before);
+    let pmem = Pfn(s(4) - 1);
+    assert!(!map.pfn_online(pmem));
+    let i = map.pfn_info(pmem).unwrap();
+    assert_eq!(
+        (i.kind, i.nid, i.zone),
+        (PfnKind::Device, sparsemem::NID_MIXED, Zone::Device)
+    );
+    assert!(map
+        .block_info(BlockId(3))
+        .unwrap()
+        .flags
+        .contains(BlockFlags::DEVICE | BlockFlags::MIXED_NODES));
+}
