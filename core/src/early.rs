@@ -76,6 +76,7 @@ impl SparseMap {
             let block_first = g
                 .block_first_section(g.block_of_section(first))
                 .ok_or(Error::Inval)?;
+            self.fault_step()?;
             self.table.reserve(block_first, last)?;
         }
         // Commit: nothing below can fail.

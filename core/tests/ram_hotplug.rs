@@ -462,3 +462,62 @@ fn mutations_before_boot_finish_are_einval() {
     assert_eq!(map.remove_device(8 * GIB, 2 * MIB), Err(Error::Inval));
     assert_eq!(dump(&map), before);
 }
+
+#[test]
+fn t38_an_unmovable_page_veto_is_ebusy_and_going_offline_is_transient() {
+    let map = machine();
+    map.add_memory(1, 4 * GIB, 128 * MIB, &()).unwrap();
+    online(&map, 32, OnlineType::Kernel).unwrap();
+    let before = dump(&map);
+    let states = Mutex::new(Vec::new());
+    let unmovable = |ev: MemEvent, b: &BlockInfo| {
+        states
+            .lock()
+            .unwrap()
+            .push(map.block_info(b.id).unwrap().state);
+        if ev == MemEvent::GoingOffline {
+            -16
+        } else {
+            0
+        }
+    };
+    assert_eq!(map.offline_block(BlockId(32), &unmovable), Err(Error::Busy));
+    assert_eq!(
+        *states.lock().unwrap(),
+        [BlockState::GoingOffline, BlockState::GoingOffline]
+    );
+    assert_eq!(
+        map.block_info(BlockId(32)).unwrap().state,
+        BlockState::Online
+    );
+    assert_eq!(dump(&map), before);
+}
+
+#[test]
+fn t41_selftest_online_all_offline_some_online_again() {
+    let map = machine();
+    map.add_memory(1, 4 * GIB, 2 * GIB, &()).unwrap();
+    let offline_ids: Vec<u64> = map
+        .blocks()
+        .filter(|b| b.state == BlockState::Offline)
+        .map(|b| b.id.0)
+        .collect();
+    assert_eq!(offline_ids.len(), 16);
+    for id in &offline_ids {
+        online(&map, *id, OnlineType::Online).unwrap();
+    }
+    let offlinable: Vec<u64> = map
+        .blocks()
+        .filter(|b| b.flags.contains(sparsemem::BlockFlags::OFFLINABLE))
+        .map(|b| b.id.0)
+        .collect();
+    // 2% of the blocks, at least one, every one of them succeeds.
+    let some: Vec<u64> = offlinable.iter().copied().step_by(50).collect();
+    for id in &some {
+        offline(&map, *id).unwrap();
+    }
+    for id in &some {
+        online(&map, *id, OnlineType::Online).unwrap();
+    }
+    assert_eq!(map.stats().online_blocks, map.stats().blocks);
+}

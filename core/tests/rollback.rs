@@ -62,6 +62,16 @@ fn every_step_of_every_operation_rolls_back() {
 }
 
 #[test]
+fn boot_finish_rolls_back_at_every_step() {
+    let map = x86();
+    map.boot_add_ram(0, MIB, 2 * GIB).unwrap();
+    map.boot_add_ram(1, 64 * GIB, 2 * GIB).unwrap();
+    let steps = fail_every_step(&map, "boot_finish", |m| m.boot_finish());
+    assert_eq!(steps, 2);
+    assert_eq!(map.blocks().count(), 17 + 16);
+}
+
+#[test]
 fn capacity_exhaustion_is_nomem_and_changes_nothing() {
     use sparsemem::capacity::{MAX_SECTIONS, SECTIONS_PER_LEAF};
     let map = machine();
