@@ -68,15 +68,16 @@ impl SparseMap {
         None
     }
 
-    /// Worst error over a range, in the documented precedence (NxIo, Exist, Inval).
-    fn range_conflict<'a>(
-        &self,
-        chunks: impl Iterator<Item = (Chunk, Option<&'a Section>)>,
-        nid: i32,
-    ) -> Result<()> {
+    /// The first error of the documented precedence (NxIo, Exist, Inval) that adding
+    /// device memory `[s, e)` on `nid` meets anywhere in the range.
+    fn range_conflict(&self, s: Pfn, e: Pfn, nid: i32) -> Result<()> {
         let mut worst: Option<Error> = None;
-        for (c, sec) in chunks {
-            let Some(e) = sec.and_then(|s| Self::device_conflict(s, &c, nid)) else {
+        for c in self.chunks(s, e) {
+            let Some(e) = self
+                .table
+                .get(c.nr)
+                .and_then(|sec| Self::device_conflict(sec, &c, nid))
+            else {
                 continue;
             };
             let rank = |e: Error| match e {
@@ -109,26 +110,14 @@ impl SparseMap {
         let first = g.section_of(s);
         let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
         // Cheap pre-check without locks, so that a conflicting add never takes leaves.
-        self.range_conflict(
-            self.chunks(s, e).map(|c| {
-                let sec = self.table.get(c.nr);
-                (c, sec)
-            }),
-            nid,
-        )?;
+        self.range_conflict(s, e, nid)?;
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
         self.table.reserve(first, last)?;
         let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
         // The authoritative check, under the locks.
-        self.range_conflict(
-            self.chunks(s, e).map(|c| {
-                let sec = self.table.get(c.nr);
-                (c, sec)
-            }),
-            nid,
-        )?;
+        self.range_conflict(s, e, nid)?;
         let starts_inside = s.0 & g.pages_per_section().wrapping_sub(1) != 0;
         let ends_inside = e.0 & g.pages_per_section().wrapping_sub(1) != 0;
         for c in self.chunks(s, e) {

@@ -9,7 +9,7 @@
 //! then zones.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::block::{BlockFlags, BlockInfo, BlockRecord, BlockState};
+use crate::block::{BlockFlags, BlockRecord, BlockState};
 use crate::early::nid_ok;
 use crate::error::{Error, Result};
 use crate::geometry::AutoOnline;
@@ -400,10 +400,9 @@ impl SparseMap {
     /// of `offline_block`.
     pub fn offline_and_remove_memory(&self, start: u64, size: u64, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
-        let (s, e, online) = {
+        let (s, e) = {
             let _h = self.hotplug.lock();
             let (s, e) = self.remove_range(start, size)?;
-            let mut online = 0usize;
             for id in self.block_ids(s, e) {
                 let rec = self.block_record(id).ok_or(Error::NoEnt)?;
                 if rec.busy {
@@ -411,7 +410,6 @@ impl SparseMap {
                 }
                 if rec.state == BlockState::Online {
                     self.offline_checks(id, &rec)?;
-                    online = online.wrapping_add(1);
                 } else if rec.state != BlockState::Offline {
                     return Err(Error::Busy);
                 }
@@ -439,9 +437,8 @@ impl SparseMap {
                     self.transitions.fetch_add(1, Ordering::AcqRel);
                 }
             }
-            (s, e, online)
+            (s, e)
         };
-        let _ = online;
         let going = |id: &BlockId| {
             self.block_record(*id)
                 .is_some_and(|r| r.state == BlockState::GoingOffline)
@@ -563,10 +560,5 @@ impl SparseMap {
     /// Blocks between their GOING_* event and their last event.
     pub fn transitions_in_progress(&self) -> usize {
         self.transitions.load(Ordering::Acquire)
-    }
-
-    /// Information about a block as a notifier would see it (for tests and tools).
-    pub fn block_info_for_notifier(&self, id: BlockId) -> Option<BlockInfo> {
-        self.block_info(id).ok()
     }
 }
