@@ -158,6 +158,16 @@ impl BootRanges {
         Ok(())
     }
 
+    /// Replaces all ranges (restore; the caller validated them).
+    pub(crate) fn replace(&self, ranges: impl Iterator<Item = BootRange>) {
+        let mut n = 0usize;
+        for (c, r) in self.cells.iter().zip(ranges) {
+            c.set(r);
+            n = n.wrapping_add(1);
+        }
+        self.len.store(n, Ordering::Release);
+    }
+
     /// Forgets every range (init only).
     pub(crate) fn reset(&self) {
         self.len.store(0, Ordering::Release);

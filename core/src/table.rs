@@ -26,6 +26,10 @@ pub(crate) const NR_ROOTS: usize = {
     }
 };
 const LEAF_SHIFT: u32 = SECTIONS_PER_LEAF.trailing_zeros();
+/// The leaf (root index) a section number belongs to.
+pub(crate) const fn leaf_of(nr: u64) -> u64 {
+    nr >> LEAF_SHIFT
+}
 const _: () = assert!(
     NR_LEAVES < u16::MAX as usize,
     "leaf indices are stored in 16 bits"
@@ -205,6 +209,25 @@ impl Table {
         }
     }
 
+    /// Locks every section of every assigned leaf and holds off leaf assignment, so
+    /// that nothing in the table can change until the returned value is dropped
+    /// (snapshots). Lock order: leaf assignment, then sections in leaf-pool order;
+    /// writers never take the assignment lock while they hold a section lock.
+    pub(crate) fn lock_all(&self) -> AllLocked<'_> {
+        let guard = self.assign.lock();
+        let used = self.used.load(Ordering::Acquire);
+        for leaf in self.leaves.iter().take(used) {
+            for s in &leaf.sections {
+                s.lock_raw();
+            }
+        }
+        AllLocked {
+            table: self,
+            used,
+            _guard: guard,
+        }
+    }
+
     /// Forgets every leaf (init and restore only; never concurrent with other calls).
     pub(crate) fn reset(&self) {
         let used = self.used.load(Ordering::Relaxed);
@@ -221,5 +244,23 @@ impl Table {
             }
         }
         self.used.store(0, Ordering::Release);
+    }
+}
+
+/// Every section lock of the table, and the leaf-assignment lock (see
+/// [`Table::lock_all`]).
+pub(crate) struct AllLocked<'a> {
+    table: &'a Table,
+    used: usize,
+    _guard: spin::MutexGuard<'a, ()>,
+}
+
+impl Drop for AllLocked<'_> {
+    fn drop(&mut self) {
+        for leaf in self.table.leaves.iter().take(self.used) {
+            for s in &leaf.sections {
+                s.unlock_raw();
+            }
+        }
     }
 }

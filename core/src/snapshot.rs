@@ -1,0 +1,535 @@
+//! Snapshots: the whole state in a versioned, checksummed, little-endian byte format,
+//! for live migration and crash recovery, and `restore`, which validates everything
+//! before it writes anything.
+//!
+//! Format (version 1), every integer little-endian:
+//!
+//! | field | bytes |
+//! |---|---|
+//! | magic `SMEMSNAP`, version (u32), total length (u64) | 20 |
+//! | page, sub-section, section shifts, max_phys_bits, movable_node, auto_online, phase, 0 (u8 each) | 8 |
+//! | block size, DMA end, DMA32 end (u64 each) | 24 |
+//! | counts of boot ranges, sections, blocks, zone spans (u32 each) | 16 |
+//! | boot ranges: start pfn, end pfn (u64), nid (i32) | 20 each |
+//! | present sections: nr (u64), flags (u32), device nid (i32, -1: none), 2-bit sub-section states, 4 per byte | 16 + ceil(n/4) each |
+//! | blocks: id (u64), record (u32) | 12 each |
+//! | non-empty zone spans: nid, zone (u32 each), start, end, present pages (u64 each) | 32 each |
+//! | CRC-32 (IEEE) of everything before it | 4 |
+//!
+//! Everything is written in ascending order, so snapshot, restore, snapshot gives the
+//! same bytes. Time and space are proportional to the populated state.
+
+use crate::addr::{BlockId, Pfn, SectionNr};
+use crate::block::{BlockRecord, BlockState, NID_MIXED};
+use crate::boot::BootRange;
+use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES};
+use crate::early::nid_ok;
+use crate::error::{Error, Result};
+use crate::geometry::{AutoOnline, Config};
+use crate::map::{Phase, SparseMap};
+use crate::section::{SectionFlags, SubState};
+use crate::table::{leaf_of, NR_LEAVES};
+use crate::zone::{Zone, ZoneSpan, NR_ZONES};
+
+use core::sync::atomic::Ordering;
+
+const MAGIC: &[u8; 8] = b"SMEMSNAP";
+const VERSION: u32 = 1;
+const HEADER: usize = 20 + 8 + 24 + 16;
+const BOOT_REC: usize = 20;
+const BLOCK_REC: usize = 12;
+const SPAN_REC: usize = 32;
+const CRC: usize = 4;
+
+/// CRC-32 (IEEE 802.3, reflected), bit by bit: snapshots are rare and small.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            let mask = (crc & 1).wrapping_neg();
+            crc = (crc >> 1) ^ (0xedb8_8320 & mask);
+        }
+    }
+    !crc
+}
+
+/// Appends little-endian integers to a caller's buffer.
+struct Writer<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Writer<'_> {
+    fn bytes(&mut self, b: &[u8]) -> Result<()> {
+        let end = self.pos.checked_add(b.len()).ok_or(Error::NoSpc)?;
+        self.buf
+            .get_mut(self.pos..end)
+            .ok_or(Error::NoSpc)?
+            .copy_from_slice(b);
+        self.pos = end;
+        Ok(())
+    }
+    fn u8(&mut self, v: u8) -> Result<()> {
+        self.bytes(&[v])
+    }
+    fn u32(&mut self, v: u32) -> Result<()> {
+        self.bytes(&v.to_le_bytes())
+    }
+    fn i32(&mut self, v: i32) -> Result<()> {
+        self.bytes(&v.to_le_bytes())
+    }
+    fn u64(&mut self, v: u64) -> Result<()> {
+        self.bytes(&v.to_le_bytes())
+    }
+}
+
+/// Reads little-endian integers; any short read is a corrupt snapshot (`Inval`).
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N]> {
+        let end = self.pos.checked_add(N).ok_or(Error::Inval)?;
+        let s = self.buf.get(self.pos..end).ok_or(Error::Inval)?;
+        self.pos = end;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+    fn slice(&mut self, n: usize) -> Result<&[u8]> {
+        let end = self.pos.checked_add(n).ok_or(Error::Inval)?;
+        let s = self.buf.get(self.pos..end).ok_or(Error::Inval)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn i32(&mut self) -> Result<i32> {
+        Ok(i32::from_le_bytes(self.take()?))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+}
+
+/// The parts of a snapshot header that decide its layout.
+struct Header {
+    cfg: Config,
+    phase: u8,
+    boot: usize,
+    sections: usize,
+    blocks: usize,
+    spans: usize,
+}
+
+impl SparseMap {
+    /// Bytes of the sub-section states of one section record.
+    fn state_bytes(&self) -> usize {
+        (self.geometry().subsections_per_section() as usize).div_ceil(4)
+    }
+
+    fn section_rec(&self) -> usize {
+        16usize.wrapping_add(self.state_bytes())
+    }
+
+    /// Present sections, blocks, non-empty zone spans.
+    fn populated(&self) -> (usize, usize, usize) {
+        let (mut secs, mut blocks) = (0usize, 0usize);
+        self.table.for_each(|_, s| {
+            if s.flags().contains(SectionFlags::PRESENT) {
+                secs = secs.wrapping_add(1);
+            }
+            if BlockRecord::decode(s.block_record()).is_some() {
+                blocks = blocks.wrapping_add(1);
+            }
+        });
+        (secs, blocks, self.spans().count())
+    }
+
+    fn spans(&self) -> impl Iterator<Item = (i32, Zone, ZoneSpan)> + '_ {
+        (0..MAX_NODES as i32).flat_map(move |nid| {
+            (1..NR_ZONES as u8).filter_map(move |z| {
+                let zone = Zone::from_u8(z)?;
+                let s = self.zones.get(nid, zone).ok()?;
+                (s != ZoneSpan::default()).then_some((nid, zone, s))
+            })
+        })
+    }
+
+    /// An upper bound of the bytes `snapshot` writes for the current state
+    /// (`smem_snapshot_bytes`).
+    pub fn snapshot_bytes(&self) -> usize {
+        let (secs, blocks, _) = self.populated();
+        let spans = MAX_NODES.saturating_mul(NR_ZONES);
+        HEADER
+            .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
+            .saturating_add(secs.saturating_mul(self.section_rec()))
+            .saturating_add(blocks.saturating_mul(BLOCK_REC))
+            .saturating_add(spans.saturating_mul(SPAN_REC))
+            .saturating_add(CRC)
+    }
+
+    /// Serialises the whole state (configuration, phase, boot ranges, sections, blocks,
+    /// zone spans; not a notifier) into `buf`, returning the bytes written. `Busy`
+    /// while a block is mid-transition; `NoSpc` when `buf` is too short.
+    pub fn snapshot(&self, buf: &mut [u8]) -> Result<usize> {
+        let _b = self.boot.lock.lock();
+        let _h = self.hotplug.lock();
+        if self.transitions.load(Ordering::Acquire) != 0 {
+            return Err(Error::Busy);
+        }
+        let _t = self.table.lock_all();
+        let _z = self.zones.lock.lock();
+        let (secs, blocks, spans) = self.populated();
+        let total = HEADER
+            .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
+            .saturating_add(secs.saturating_mul(self.section_rec()))
+            .saturating_add(blocks.saturating_mul(BLOCK_REC))
+            .saturating_add(spans.saturating_mul(SPAN_REC))
+            .saturating_add(CRC);
+        if buf.len() < total {
+            return Err(Error::NoSpc);
+        }
+        let mut w = Writer { buf, pos: 0 };
+        self.write_body(&mut w, total, (secs, blocks, spans))?;
+        let crc = crc32(w.buf.get(..w.pos).ok_or(Error::NoSpc)?);
+        w.u32(crc)?;
+        Ok(w.pos)
+    }
+
+    fn write_body(
+        &self,
+        w: &mut Writer<'_>,
+        total: usize,
+        (secs, blocks, spans): (usize, usize, usize),
+    ) -> Result<()> {
+        let cfg = self.config();
+        let g = self.geometry();
+        w.bytes(MAGIC)?;
+        w.u32(VERSION)?;
+        w.u64(total as u64)?;
+        for v in [
+            cfg.page_shift,
+            cfg.subsection_shift,
+            cfg.section_shift,
+            cfg.max_phys_bits,
+        ] {
+            w.u8(v)?;
+        }
+        w.u8(u8::from(cfg.movable_node))?;
+        w.u8(cfg.auto_online as u8)?;
+        w.u8(self.phase() as u8)?;
+        w.u8(0)?;
+        w.u64(cfg.block_size)?;
+        w.u64(cfg.zone_dma_end)?;
+        w.u64(cfg.zone_dma32_end)?;
+        for n in [self.boot.len(), secs, blocks, spans] {
+            w.u32(u32::try_from(n).map_err(|_| Error::NoSpc)?)?;
+        }
+        for r in self.boot.iter() {
+            w.u64(r.start.0)?;
+            w.u64(r.end.0)?;
+            w.i32(r.nid)?;
+        }
+        let nsub = g.subsections_per_section();
+        let mut res = Ok(());
+        self.table.for_each(|nr, s| {
+            let f = s.flags();
+            if res.is_err() || !f.contains(SectionFlags::PRESENT) {
+                return;
+            }
+            res = (|| {
+                w.u64(nr.0)?;
+                w.u32(f.bits())?;
+                w.i32(s.device_nid().unwrap_or(-1))?;
+                for byte in 0..self.state_bytes() {
+                    let mut b = 0u8;
+                    for k in 0..4u32 {
+                        let i = (byte as u32).wrapping_mul(4).wrapping_add(k);
+                        if i < nsub {
+                            b |= (s.state(i) as u8) << k.wrapping_mul(2);
+                        }
+                    }
+                    w.u8(b)?;
+                }
+                Ok(())
+            })();
+        });
+        res?;
+        self.table.for_each(|nr, s| {
+            if res.is_err() {
+                return;
+            }
+            if let Some(rec) = BlockRecord::decode(s.block_record()) {
+                res = (|| {
+                    w.u64(g.block_of_section(nr).0)?;
+                    w.u32(BlockRecord { busy: false, ..rec }.encode())
+                })();
+            }
+        });
+        res?;
+        for (nid, zone, s) in self.spans() {
+            w.u32(nid as u32)?;
+            w.u32(zone as u32)?;
+            w.u64(s.start.0)?;
+            w.u64(s.end.0)?;
+            w.u64(s.present_pages)?;
+        }
+        Ok(())
+    }
+
+    fn read_header(&self, r: &mut Reader<'_>, len: usize) -> Result<Header> {
+        if r.slice(8)? != MAGIC || r.u32()? != VERSION || r.u64()? != len as u64 {
+            return Err(Error::Inval);
+        }
+        let page_shift = r.u8()?;
+        let subsection_shift = r.u8()?;
+        let section_shift = r.u8()?;
+        let max_phys_bits = r.u8()?;
+        let movable_node = match r.u8()? {
+            0 => false,
+            1 => true,
+            _ => return Err(Error::Inval),
+        };
+        let auto_online = AutoOnline::from_u8(r.u8()?).ok_or(Error::Inval)?;
+        let phase = r.u8()?;
+        if r.u8()? != 0 || phase > Phase::Running as u8 {
+            return Err(Error::Inval);
+        }
+        let cfg = Config {
+            page_shift,
+            subsection_shift,
+            section_shift,
+            max_phys_bits,
+            movable_node,
+            auto_online,
+            block_size: r.u64()?,
+            zone_dma_end: r.u64()?,
+            zone_dma32_end: r.u64()?,
+        };
+        let mut count = || -> Result<usize> { usize::try_from(r.u32()?).map_err(|_| Error::Inval) };
+        let h = Header {
+            cfg,
+            phase,
+            boot: count()?,
+            sections: count()?,
+            blocks: count()?,
+            spans: count()?,
+        };
+        let expect = HEADER
+            .checked_add(h.boot.checked_mul(BOOT_REC).ok_or(Error::Inval)?)
+            .and_then(|v| v.checked_add(h.sections.checked_mul(self.section_rec())?))
+            .and_then(|v| v.checked_add(h.blocks.checked_mul(BLOCK_REC)?))
+            .and_then(|v| v.checked_add(h.spans.checked_mul(SPAN_REC)?))
+            .and_then(|v| v.checked_add(CRC))
+            .ok_or(Error::Inval)?;
+        if expect != len
+            || h.cfg != self.config()
+            || self.phase() == Phase::Uninit
+            || h.boot > MAX_BOOT_RANGES
+        {
+            return Err(Error::Inval);
+        }
+        Ok(h)
+    }
+
+    /// Replaces the whole state with a snapshot's. The map must have been initialised
+    /// with the same configuration; it keeps nothing of its own state. `Inval` for a
+    /// corrupt, truncated, foreign-version or mismatched snapshot, and then the map is
+    /// unchanged: everything is validated before anything is written. Must not run
+    /// concurrently with any other call.
+    pub fn restore(&self, buf: &[u8]) -> Result<()> {
+        let body = buf.len().checked_sub(CRC).ok_or(Error::Inval)?;
+        let (data, sum) = buf.split_at(body);
+        let mut sum_r = Reader { buf: sum, pos: 0 };
+        if crc32(data) != sum_r.u32()? {
+            return Err(Error::Inval);
+        }
+        let h = self.read_header(&mut Reader { buf, pos: 0 }, buf.len())?;
+        self.apply(buf, &h, false)?;
+        self.apply(buf, &h, true)
+    }
+
+    /// Reads the records after the header; with `write` false only validates them
+    /// (every check is made in that pass), with `write` true replaces the state.
+    fn apply(&self, buf: &[u8], h: &Header, write: bool) -> Result<()> {
+        let g = self.geometry();
+        let mut r = Reader { buf, pos: HEADER };
+        if write {
+            self.table.reset();
+            self.zones.reset();
+            self.transitions.store(0, Ordering::Relaxed);
+        }
+        let mut boot_ranges = Reader { buf, pos: HEADER };
+        let mut prev_end = 0u64;
+        for _ in 0..h.boot {
+            let (start, end, nid) = (r.u64()?, r.u64()?, r.i32()?);
+            if start >= end || start < prev_end || end > g.pfn_limit() || !nid_ok(nid) {
+                return Err(Error::Inval);
+            }
+            prev_end = end;
+        }
+        if write {
+            self.boot.replace((0..h.boot).map(|_| {
+                let start = boot_ranges.u64().unwrap_or(0);
+                let end = boot_ranges.u64().unwrap_or(0);
+                BootRange {
+                    start: Pfn(start),
+                    end: Pfn(end),
+                    nid: boot_ranges.i32().unwrap_or(0),
+                }
+            }));
+        }
+        let nsub = g.subsections_per_section();
+        let mut prev: Option<u64> = None;
+        let mut leaves = 0usize;
+        let mut last_root: Option<u64> = None;
+        for _ in 0..h.sections {
+            let nr = r.u64()?;
+            let flags = SectionFlags::from_bits(r.u32()?).ok_or(Error::Inval)?;
+            let dev_nid = r.i32()?;
+            let states = r.slice(self.state_bytes())?;
+            if prev.is_some_and(|p| nr <= p)
+                || nr >= g.nr_sections()
+                || !flags.contains(SectionFlags::PRESENT | SectionFlags::VALID)
+            {
+                return Err(Error::Inval);
+            }
+            prev = Some(nr);
+            let state = |i: u32| -> u8 {
+                let byte = states.get((i / 4) as usize).copied().unwrap_or(0);
+                (byte >> ((i % 4).wrapping_mul(2))) & 3
+            };
+            let padding =
+                (nsub..(self.state_bytes() as u32).wrapping_mul(4)).any(|i| state(i) != 0);
+            let any = (0..nsub).any(|i| state(i) != 0);
+            let device = (0..nsub).any(|i| state(i) == SubState::Device as u8);
+            let partial = (0..nsub).any(|i| state(i) == SubState::RamPartial as u8);
+            let nid_bad = if device {
+                !nid_ok(dev_nid)
+            } else {
+                dev_nid != -1
+            };
+            if padding || !any || nid_bad || (partial && !flags.contains(SectionFlags::EARLY)) {
+                return Err(Error::Inval);
+            }
+            let root = leaf_of(nr);
+            if last_root != Some(root) {
+                leaves = leaves.wrapping_add(1);
+                last_root = Some(root);
+            }
+            if write {
+                let sec = self.table.get_or_assign(SectionNr(nr))?;
+                for i in 0..nsub {
+                    let st = match state(i) {
+                        1 => SubState::Ram,
+                        2 => SubState::RamPartial,
+                        3 => SubState::Device,
+                        _ => SubState::Absent,
+                    };
+                    sec.fill(i, i, st);
+                }
+                sec.set_device_nid(device.then_some(dev_nid));
+                sec.set_flags(flags);
+            }
+        }
+        let sections_end = r.pos;
+        let mut prev: Option<u64> = None;
+        for _ in 0..h.blocks {
+            let id = r.u64()?;
+            let rec = BlockRecord::decode(r.u32()?).ok_or(Error::Inval)?;
+            let first = g.block_first_section(BlockId(id)).ok_or(Error::Inval)?;
+            let ok_state = matches!(rec.state, BlockState::Online | BlockState::Offline);
+            let ok_nid = nid_ok(rec.nid) || rec.nid == NID_MIXED;
+            if prev.is_some_and(|p| id <= p)
+                || !ok_state
+                || !ok_nid
+                || rec.busy
+                || rec.zone == Zone::Device
+            {
+                return Err(Error::Inval);
+            }
+            prev = Some(id);
+            let root = leaf_of(first.0);
+            if !self.snapshot_has_root(buf, sections_end, h.sections, root)
+                && last_root != Some(root)
+            {
+                leaves = leaves.wrapping_add(1);
+                last_root = Some(root);
+            }
+            if write {
+                self.table
+                    .get_or_assign(first)?
+                    .set_block_record(rec.encode());
+            }
+        }
+        if leaves > NR_LEAVES {
+            return Err(Error::Inval);
+        }
+        let mut prev: Option<(u32, u32)> = None;
+        for _ in 0..h.spans {
+            let (nid, zone) = (r.u32()?, r.u32()?);
+            let span = ZoneSpan {
+                start: Pfn(r.u64()?),
+                end: Pfn(r.u64()?),
+                present_pages: r.u64()?,
+            };
+            let z = u8::try_from(zone)
+                .ok()
+                .and_then(Zone::from_u8)
+                .filter(|z| *z != Zone::None)
+                .ok_or(Error::Inval)?;
+            let n = i32::try_from(nid).map_err(|_| Error::Inval)?;
+            if prev.is_some_and(|p| (nid, zone) <= p)
+                || !nid_ok(n)
+                || span.start >= span.end
+                || span.end.0 > g.pfn_limit()
+            {
+                return Err(Error::Inval);
+            }
+            prev = Some((nid, zone));
+            if write {
+                self.zones.set(n, z, span)?;
+            }
+        }
+        if write {
+            let phase = match h.phase {
+                1 => Phase::Boot,
+                2 => Phase::Running,
+                _ => Phase::Uninit,
+            };
+            self.set_phase(phase);
+        }
+        Ok(())
+    }
+
+    /// True when a section record of the snapshot lies in leaf `root` (binary search
+    /// over the fixed-size section records ending at `end`).
+    fn snapshot_has_root(&self, buf: &[u8], end: usize, count: usize, root: u64) -> bool {
+        let rec = self.section_rec();
+        let start = end.wrapping_sub(count.wrapping_mul(rec));
+        let nr_at = |i: usize| -> u64 {
+            let p = start.wrapping_add(i.wrapping_mul(rec));
+            buf.get(p..p.wrapping_add(8))
+                .and_then(|b| b.try_into().ok())
+                .map_or(u64::MAX, u64::from_le_bytes)
+        };
+        let (mut lo, mut hi) = (0usize, count);
+        while lo < hi {
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            if leaf_of(nr_at(mid)) < root {
+                lo = mid.wrapping_add(1);
+            } else {
+                hi = mid;
+            }
+        }
+        lo < count && leaf_of(nr_at(lo)) == root
+    }
+}
