@@ -4,7 +4,7 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test
+.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom
 
 test: lint rust-test no-std c-abi c-test
 
@@ -69,3 +69,9 @@ header-check:
 	  diff -u target/sparsemem.h.checked-in include/sparsemem.h; \
 	  cp target/sparsemem.h.checked-in include/sparsemem.h; \
 	  echo "include/sparsemem.h is stale: run make header and commit it"; exit 1; fi
+
+# loom models of the concurrency protocols, on a tiny table so each iteration is cheap.
+LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=8 \
+	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4
+loom:
+	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1

@@ -7,19 +7,21 @@
 //! (the boot lock or the zone lock), so the writer side never contends, and a reader
 //! retries only while a store is under way (lock-free, not wait-free, on those targets).
 
-#[cfg(target_has_atomic = "64")]
+#[cfg(any(loom, target_has_atomic = "64"))]
 mod imp {
-    use core::sync::atomic::{AtomicU64, Ordering};
+    use crate::sync::{AtomicU64, Ordering};
 
     /// A 64-bit value readable without a lock; see the module docs.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     #[repr(transparent)]
     pub struct Atomic64(AtomicU64);
 
     impl Atomic64 {
-        /// A cell holding `v`.
-        pub const fn new(v: u64) -> Self {
-            Self(AtomicU64::new(v))
+        crate::sync::maybe_const_fn! {
+            /// A cell holding `v`.
+            pub fn new(v: u64) -> Self {
+                Self(AtomicU64::new(v))
+            }
         }
         /// Reads the value. Acquire: data published before a `store` is visible.
         #[inline]
@@ -35,12 +37,12 @@ mod imp {
     }
 }
 
-#[cfg(not(target_has_atomic = "64"))]
+#[cfg(not(any(loom, target_has_atomic = "64")))]
 mod imp {
     use core::sync::atomic::{fence, AtomicU32, Ordering};
 
     /// A 64-bit value readable without a lock; see the module docs.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub struct Atomic64 {
         seq: AtomicU32,
         lo: AtomicU32,

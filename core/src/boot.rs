@@ -3,7 +3,7 @@
 //! questions that sub-section states cannot (is this hole page RAM? which node does
 //! this page of a mixed block belong to?).
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Lock, Ordering};
 
 use crate::addr::Pfn;
 use crate::atomic64::Atomic64;
@@ -21,7 +21,7 @@ pub struct BootRange {
     pub nid: i32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Cell {
     start: Atomic64,
     end: Atomic64,
@@ -29,11 +29,13 @@ struct Cell {
 }
 
 impl Cell {
-    const fn new() -> Self {
-        Self {
-            start: Atomic64::new(0),
-            end: Atomic64::new(0),
-            nid: AtomicU32::new(0),
+    maybe_const_fn! {
+        fn new() -> Self {
+            Self {
+                start: Atomic64::new(0),
+                end: Atomic64::new(0),
+                nid: AtomicU32::new(0),
+            }
         }
     }
     fn get(&self) -> BootRange {
@@ -58,15 +60,17 @@ impl Cell {
 pub(crate) struct BootRanges {
     len: AtomicUsize,
     cells: [Cell; MAX_BOOT_RANGES],
-    pub(crate) lock: spin::Mutex<()>,
+    pub(crate) lock: Lock,
 }
 
 impl BootRanges {
-    pub(crate) const fn new() -> Self {
-        Self {
-            len: AtomicUsize::new(0),
-            cells: [const { Cell::new() }; MAX_BOOT_RANGES],
-            lock: spin::Mutex::new(()),
+    maybe_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                len: AtomicUsize::new(0),
+                cells: array_of![Cell::new(); MAX_BOOT_RANGES],
+                lock: Lock::new(),
+            }
         }
     }
 

@@ -180,11 +180,11 @@ impl SparseMap {
                 .count_in(0, top, |st| st != SubState::Absent)
                 .wrapping_sub(c.last.wrapping_sub(c.first).wrapping_add(1));
             if others == 0 {
-                // The last sub-section goes: readers must stop trusting the states
-                // before they change (VALID first, Release), then the entry is zeroed.
-                sec.clear_flags(SectionFlags::VALID);
-                sec.fill(c.first, c.last, SubState::Absent);
+                // The last sub-section goes: every flag (VALID first among them) is
+                // cleared before the states, so a reader that sees a cleared state
+                // also sees the section absent (see `section::Section::flags`).
                 sec.clear_all();
+                sec.fill(c.first, c.last, SubState::Absent);
             } else {
                 sec.fill(c.first, c.last, SubState::Absent);
                 if !sec.any_in(0, top, |st| st == SubState::Device) {

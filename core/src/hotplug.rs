@@ -19,7 +19,7 @@ use crate::notify::{MemEvent, Notifier};
 use crate::section::{SectionFlags, SubState};
 use crate::zone::{Zone, ZoneSpan};
 
-use core::sync::atomic::Ordering;
+use crate::sync::Ordering;
 
 /// How to online a block (`SMEM_ONLINE*`, Linux `online`, `online_kernel`,
 /// `online_movable`).
@@ -159,10 +159,9 @@ impl SparseMap {
         let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoEnt)?;
         let top = self.geometry().subsections_per_section().wrapping_sub(1);
         for (_, sec) in locked.iter() {
-            // VALID goes first (Release) so no reader trusts the states being cleared.
-            sec.clear_flags(SectionFlags::VALID);
-            sec.fill(0, top, SubState::Absent);
+            // The flags go first (Release) so no reader trusts the states being cleared.
             sec.clear_all();
+            sec.fill(0, top, SubState::Absent);
         }
         for id in self.block_ids(s, e) {
             self.set_record(id, None);

@@ -13,7 +13,7 @@
 //! Module map: [`geometry`] (sizes and configuration), `table` and `section` (the
 //! two-level section table and its atomic entries), `boot`/`early` (the firmware map and
 //! what boot builds from it), `block` (memory blocks), `zone` (zones, spans, zone
-//! choice), `query` (per-pfn answers), `stats`.
+//! choice), `query` (per-pfn answers), `stats`; [`concurrency`] explains the atomics.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -40,6 +40,7 @@ mod addr;
 mod atomic64;
 mod block;
 mod boot;
+pub mod concurrency;
 mod device;
 mod early;
 mod error;
@@ -53,6 +54,7 @@ mod query;
 mod section;
 mod snapshot;
 mod stats;
+mod sync;
 mod table;
 mod zone;
 
@@ -70,7 +72,7 @@ pub use section::SectionFlags;
 pub use stats::Stats;
 pub use zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests;
 
 /// The README's Rust example, run as a doctest so that it stays true.

@@ -1,7 +1,6 @@
 //! The map itself: storage, configuration, phase, and initialisation in place.
 
-use core::mem::MaybeUninit;
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{maybe_const_fn, AtomicU32, AtomicUsize, Lock, Ordering};
 
 use crate::addr::Pfn;
 use crate::atomic64::Atomic64;
@@ -60,7 +59,7 @@ pub struct SparseMap {
     pub(crate) zones: Zones,
     /// Serialises System RAM operations (add, remove, online, offline commit steps).
     /// Never held while a notifier runs; never taken by readers.
-    pub(crate) hotplug: spin::Mutex<()>,
+    pub(crate) hotplug: Lock,
     /// Steps left before an injected failure (0: none).
     #[cfg(feature = "fault-injection")]
     fault_countdown: AtomicUsize,
@@ -73,29 +72,32 @@ impl Default for SparseMap {
 }
 
 impl SparseMap {
-    /// An uninitialised map (all zero). Usable as a `static` initialiser.
-    pub const fn new() -> Self {
-        Self {
-            geometry: AtomicU32::new(0),
-            options: AtomicU32::new(0),
-            dma_end: Atomic64::new(0),
-            dma32_end: Atomic64::new(0),
-            phase: AtomicU32::new(0),
-            transitions: AtomicUsize::new(0),
-            table: Table::new(),
-            boot: BootRanges::new(),
-            zones: Zones::new(),
-            hotplug: spin::Mutex::new(()),
-            #[cfg(feature = "fault-injection")]
-            fault_countdown: AtomicUsize::new(0),
+    maybe_const_fn! {
+        /// An uninitialised map (all zero). Usable as a `static` initialiser.
+        pub fn new() -> Self {
+            Self {
+                geometry: AtomicU32::new(0),
+                options: AtomicU32::new(0),
+                dma_end: Atomic64::new(0),
+                dma32_end: Atomic64::new(0),
+                phase: AtomicU32::new(0),
+                transitions: AtomicUsize::new(0),
+                table: Table::new(),
+                boot: BootRanges::new(),
+                zones: Zones::new(),
+                hotplug: Lock::new(),
+                #[cfg(feature = "fault-injection")]
+                fault_countdown: AtomicUsize::new(0),
+            }
         }
     }
 
     /// Initialises storage in place, whatever it held before, without ever building
     /// a map on the stack. The configuration is validated first: on `Inval` the
     /// storage is left untouched.
+    #[cfg(not(loom))]
     pub fn init_in_place<'a>(
-        slot: &'a mut MaybeUninit<SparseMap>,
+        slot: &'a mut core::mem::MaybeUninit<SparseMap>,
         cfg: &Config,
     ) -> Result<&'a mut SparseMap> {
         cfg.validate()?;
@@ -114,7 +116,7 @@ impl SparseMap {
     }
 
     /// A map on the heap, initialised with `cfg`, built in place (never on the stack).
-    #[cfg(feature = "alloc")]
+    #[cfg(all(feature = "alloc", not(loom)))]
     pub fn new_boxed(cfg: &Config) -> Result<alloc::boxed::Box<SparseMap>> {
         let mut slot = alloc::boxed::Box::<SparseMap>::new_uninit();
         Self::init_in_place(&mut slot, cfg)?;
@@ -122,6 +124,15 @@ impl SparseMap {
         // and holds a valid map.
         #[allow(unsafe_code)]
         Ok(unsafe { slot.assume_init() })
+    }
+
+    /// A map on the heap (loom models: loom's atomics have no all-zero form, and the
+    /// models' maps are small).
+    #[cfg(all(feature = "alloc", loom))]
+    pub fn new_boxed(cfg: &Config) -> Result<alloc::boxed::Box<SparseMap>> {
+        let map = alloc::boxed::Box::new(SparseMap::new());
+        map.init(cfg)?;
+        Ok(map)
     }
 
     /// (Re)initialises the map with a configuration: everything it held is forgotten

@@ -155,6 +155,17 @@ impl SparseMap {
         } else {
             Zone::None
         };
+        // A removal clears the flags before the states: if the section went absent
+        // while we read, a cleared state may belong to the removal, and the answer
+        // "absent" (after the removal) is the consistent one.
+        let again = self
+            .table
+            .get(g.section_of(pfn))
+            .map(|s| s.flags())
+            .unwrap_or_default();
+        if !again.contains(SectionFlags::PRESENT) {
+            return Err(Error::NoEnt);
+        }
         Ok(PfnInfo {
             section_nr: g.section_of(pfn),
             block_id,

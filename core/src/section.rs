@@ -20,7 +20,7 @@
 //! holes and the boot ranges must be consulted; every other sub-section answers from
 //! this word alone.
 
-use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 use bitflags::bitflags;
 
@@ -120,12 +120,14 @@ impl Default for Section {
 }
 
 impl Section {
-    /// An absent section.
-    pub(crate) const fn new() -> Self {
-        Self {
-            flags: AtomicUsize::new(0),
-            states: [const { AtomicUsize::new(0) }; STATE_WORDS],
-            block: AtomicU32::new(0),
+    maybe_const_fn! {
+        /// An absent section.
+        pub(crate) fn new() -> Self {
+            Self {
+                flags: AtomicUsize::new(0),
+                states: array_of![AtomicUsize::new(0); STATE_WORDS],
+                block: AtomicU32::new(0),
+            }
         }
     }
 
@@ -159,7 +161,7 @@ impl Section {
                 return;
             }
             while self.flags.load(Ordering::Relaxed) & LOCK != 0 {
-                core::hint::spin_loop();
+                crate::sync::spin_loop();
             }
         }
     }
@@ -229,17 +231,32 @@ impl Section {
 
     /// True when any sub-section in `first..=last` satisfies `pred`.
     pub(crate) fn any_in(&self, first: u32, last: u32, pred: impl Fn(SubState) -> bool) -> bool {
+        let mut found = false;
+        self.for_each_state(first, last, |_, st| found |= pred(st));
+        found
+    }
+
+    /// Calls `f(index, state)` for sub-sections `first..=last`, loading each state word
+    /// once (so a scan of a section is a handful of loads, not one per sub-section).
+    fn for_each_state(&self, first: u32, last: u32, mut f: impl FnMut(u32, SubState)) {
         let mut i = first;
         while i <= last {
-            if pred(self.state(i)) {
-                return true;
-            }
-            match i.checked_add(1) {
-                Some(n) => i = n,
-                None => break,
+            let Some(w) = self.states.get((i / SUBS_PER_WORD) as usize) else {
+                return;
+            };
+            let v = w.load(Ordering::Acquire);
+            loop {
+                let shift = (i % SUBS_PER_WORD).wrapping_mul(BITS_PER_STATE);
+                f(i, SubState::from_bits(v >> shift));
+                match i.checked_add(1) {
+                    Some(n) if n <= last => i = n,
+                    _ => return,
+                }
+                if i % SUBS_PER_WORD == 0 {
+                    break;
+                }
             }
         }
-        false
     }
 
     /// Bit masks of the active and the device sub-sections, in 64-bit words as the C
@@ -247,8 +264,7 @@ impl Section {
     pub(crate) fn masks<const W: usize>(&self) -> ([u64; W], [u64; W]) {
         let mut active = [0u64; W];
         let mut device = [0u64; W];
-        for i in 0..(MAX_SUBSECTIONS as u32) {
-            let s = self.state(i);
+        self.for_each_state(0, (MAX_SUBSECTIONS as u32).wrapping_sub(1), |i, s| {
             let (word, bit) = ((i / 64) as usize, i % 64);
             if s != SubState::Absent {
                 if let Some(a) = active.get_mut(word) {
@@ -260,7 +276,7 @@ impl Section {
                     *d |= 1u64 << bit;
                 }
             }
-        }
+        });
         (active, device)
     }
 
@@ -288,16 +304,11 @@ impl Section {
     /// Counts sub-sections in `first..=last` by predicate.
     pub(crate) fn count_in(&self, first: u32, last: u32, pred: impl Fn(SubState) -> bool) -> u32 {
         let mut n = 0u32;
-        let mut i = first;
-        while i <= last {
-            if pred(self.state(i)) {
+        self.for_each_state(first, last, |_, st| {
+            if pred(st) {
                 n = n.wrapping_add(1);
             }
-            match i.checked_add(1) {
-                Some(v) => i = v,
-                None => break,
-            }
-        }
+        });
         n
     }
 

@@ -31,7 +31,7 @@ use crate::section::{SectionFlags, SubState};
 use crate::table::{leaf_of, NR_LEAVES};
 use crate::zone::{Zone, ZoneSpan, NR_ZONES};
 
-use core::sync::atomic::Ordering;
+use crate::sync::Ordering;
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
 const VERSION: u32 = 1;

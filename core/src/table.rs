@@ -7,7 +7,7 @@
 //! lock-free reader can never follow a root entry into a leaf that was reused for other
 //! sections (no ABA, no use-after-free: semantics.md section 5 item 1 cannot happen).
 
-use core::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Lock, LockGuard, Ordering};
 
 use crate::addr::SectionNr;
 use crate::capacity::{MAX_SECTIONS, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
@@ -44,10 +44,12 @@ pub(crate) struct Leaf {
 }
 
 impl Leaf {
-    const fn new() -> Self {
-        Self {
-            root: AtomicUsize::new(0),
-            sections: [const { Section::new() }; SECTIONS_PER_LEAF],
+    maybe_const_fn! {
+        fn new() -> Self {
+            Self {
+                root: AtomicUsize::new(0),
+                sections: array_of![Section::new(); SECTIONS_PER_LEAF],
+            }
         }
     }
     /// The first section number of this leaf, if it is in use.
@@ -67,17 +69,19 @@ pub(crate) struct Table {
     /// Leaves handed out so far (only grows until `reset`).
     used: AtomicUsize,
     /// Serialises leaf assignment (rare: once per 16 GiB populated).
-    assign: spin::Mutex<()>,
+    assign: Lock,
     leaves: [Leaf; NR_LEAVES],
 }
 
 impl Table {
-    pub(crate) const fn new() -> Self {
-        Self {
-            roots: [const { AtomicU16::new(0) }; NR_ROOTS],
-            used: AtomicUsize::new(0),
-            assign: spin::Mutex::new(()),
-            leaves: [const { Leaf::new() }; NR_LEAVES],
+    maybe_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                roots: array_of![AtomicU16::new(0); NR_ROOTS],
+                used: AtomicUsize::new(0),
+                assign: Lock::new(),
+                leaves: array_of![Leaf::new(); NR_LEAVES],
+            }
         }
     }
 
@@ -252,7 +256,7 @@ impl Table {
 pub(crate) struct AllLocked<'a> {
     table: &'a Table,
     used: usize,
-    _guard: spin::MutexGuard<'a, ()>,
+    _guard: LockGuard<'a>,
 }
 
 impl Drop for AllLocked<'_> {

@@ -2,6 +2,7 @@
 //! and the per-node zone spans (Linux `zone_start_pfn`, `spanned_pages`,
 //! `present_pages`).
 
+use crate::sync::{array_of, maybe_const_fn, Lock};
 use core::fmt;
 
 use crate::addr::Pfn;
@@ -189,7 +190,7 @@ impl ZoneSpan {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct SpanCell {
     start: Atomic64,
     end: Atomic64,
@@ -197,11 +198,13 @@ struct SpanCell {
 }
 
 impl SpanCell {
-    const fn new() -> Self {
-        Self {
-            start: Atomic64::new(0),
-            end: Atomic64::new(0),
-            present: Atomic64::new(0),
+    maybe_const_fn! {
+        fn new() -> Self {
+            Self {
+                start: Atomic64::new(0),
+                end: Atomic64::new(0),
+                present: Atomic64::new(0),
+            }
         }
     }
 }
@@ -212,14 +215,16 @@ impl SpanCell {
 #[derive(Debug)]
 pub(crate) struct Zones {
     spans: [[SpanCell; NR_ZONES]; MAX_NODES],
-    pub(crate) lock: spin::Mutex<()>,
+    pub(crate) lock: Lock,
 }
 
 impl Zones {
-    pub(crate) const fn new() -> Self {
-        Self {
-            spans: [const { [const { SpanCell::new() }; NR_ZONES] }; MAX_NODES],
-            lock: spin::Mutex::new(()),
+    maybe_const_fn! {
+        pub(crate) fn new() -> Self {
+            Self {
+                spans: array_of![array_of![SpanCell::new(); NR_ZONES]; MAX_NODES],
+                lock: Lock::new(),
+            }
         }
     }
 

@@ -10,15 +10,21 @@
 //! that a linked program contains no panic path at all).
 #![cfg_attr(not(test), no_std)]
 #![allow(non_camel_case_types)]
-#![deny(clippy::arithmetic_side_effects, clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![deny(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
 
 use core::ffi::{c_char, c_int, c_void};
 use core::mem::{align_of, size_of};
 use core::ops::ControlFlow;
 
 use core_map::{
-    AutoOnline, BlockId, BlockInfo, Config, Error, MemEvent, MemRange, Notifier, OnlineType, Pfn, SectionNr,
-    SparseMap, Zone,
+    AutoOnline, BlockId, BlockInfo, Config, Error, MemEvent, MemRange, Notifier, OnlineType, Pfn,
+    SectionNr, SparseMap, Zone,
 };
 
 mod consts;
@@ -49,12 +55,14 @@ struct FfiMap {
     notifier: spin::Mutex<(usize, usize)>,
 }
 
-const _: () = assert!(size_of::<smem_map>() == SMEM_MAP_BYTES && SMEM_MAP_WORDS * 8 == SMEM_MAP_BYTES);
+const _: () =
+    assert!(size_of::<smem_map>() == SMEM_MAP_BYTES && SMEM_MAP_WORDS * 8 == SMEM_MAP_BYTES);
 const _: () = assert!(
     size_of::<FfiMap>().div_ceil(8) * 8 == SMEM_MAP_BYTES,
     "SMEM_MAP_BYTES is stale: regenerate ffi/src/consts.rs (make capacity-consts)"
 );
-const _: () = assert!(align_of::<FfiMap>() <= SMEM_MAP_ALIGN && align_of::<smem_map>() == SMEM_MAP_ALIGN);
+const _: () =
+    assert!(align_of::<FfiMap>() <= SMEM_MAP_ALIGN && align_of::<smem_map>() == SMEM_MAP_ALIGN);
 const _: () = assert!(SMEM_SUBSECTION_WORDS == core_map::SUBSECTION_WORDS);
 const _: () = assert!(SMEM_MAX_SUBSECTIONS == core_map::capacity::MAX_SUBSECTIONS);
 const _: () = assert!(SMEM_MAX_NODES as usize == core_map::capacity::MAX_NODES);
@@ -171,12 +179,15 @@ pub struct smem_stats {
 }
 
 /// Block walk callback: non-zero stops the walk and is returned.
-pub type smem_block_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, block: *const smem_block_info) -> c_int>;
+pub type smem_block_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, block: *const smem_block_info) -> c_int>;
 /// Range walk callback: non-zero stops the walk and is returned.
-pub type smem_range_fn = Option<unsafe extern "C" fn(ctx: *mut c_void, range: *const smem_range) -> c_int>;
+pub type smem_range_fn =
+    Option<unsafe extern "C" fn(ctx: *mut c_void, range: *const smem_range) -> c_int>;
 /// Notifier: non-zero from a GOING_* event vetoes.
-pub type smem_notifier_fn =
-    Option<unsafe extern "C" fn(ctx: *mut c_void, event: u8, block: *const smem_block_info) -> c_int>;
+pub type smem_notifier_fn = Option<
+    unsafe extern "C" fn(ctx: *mut c_void, event: u8, block: *const smem_block_info) -> c_int,
+>;
 
 fn errno(r: Result<(), Error>) -> c_int {
     match r {
@@ -260,7 +271,10 @@ impl FfiMap {
         // SAFETY: `f` is 0 or was stored from a `smem_notifier_fn` by
         // smem_set_notifier; `Option<fn>` has the null-pointer niche, so 0 is None.
         let f: smem_notifier_fn = unsafe { core::mem::transmute::<usize, smem_notifier_fn>(f) };
-        CNotifier { f, ctx: ctx as *mut c_void }
+        CNotifier {
+            f,
+            ctx: ctx as *mut c_void,
+        }
     }
 }
 
@@ -366,11 +380,15 @@ pub extern "C" fn smem_config_arm64_64k(cfg: *mut smem_config) {
 #[no_mangle]
 pub unsafe extern "C" fn smem_init(map: *mut smem_map, cfg: *const smem_config) -> c_int {
     // SAFETY: caller's contract.
-    let Some(c) = (unsafe { in_ref(cfg) }) else { return SMEM_EINVAL };
+    let Some(c) = (unsafe { in_ref(cfg) }) else {
+        return SMEM_EINVAL;
+    };
     if map.is_null() || !map.is_aligned() {
         return SMEM_EINVAL;
     }
-    let Some(auto_online) = AutoOnline::from_u8(c.auto_online) else { return SMEM_EINVAL };
+    let Some(auto_online) = AutoOnline::from_u8(c.auto_online) else {
+        return SMEM_EINVAL;
+    };
     let cfg = Config {
         page_shift: c.page_shift,
         subsection_shift: c.subsection_shift,
@@ -400,7 +418,12 @@ pub unsafe extern "C" fn smem_init(map: *mut smem_map, cfg: *const smem_config) 
 /// # Safety
 /// `map` is NULL or an initialised map.
 #[no_mangle]
-pub unsafe extern "C" fn smem_boot_add_ram(map: *mut smem_map, nid: i32, start: u64, size: u64) -> c_int {
+pub unsafe extern "C" fn smem_boot_add_ram(
+    map: *mut smem_map,
+    nid: i32,
+    start: u64,
+    size: u64,
+) -> c_int {
     let m = map_or_einval!(map);
     errno(m.core.boot_add_ram(nid, start, size))
 }
@@ -442,7 +465,9 @@ pub unsafe extern "C" fn smem_pfn_online(map: *const smem_map, pfn: u64) -> bool
 #[no_mangle]
 pub unsafe extern "C" fn smem_next_valid_pfn(map: *const smem_map, pfn: u64) -> u64 {
     // SAFETY: caller's contract.
-    unsafe { map_ref(map) }.and_then(|m| m.core.next_valid_pfn(Pfn(pfn))).map_or(SMEM_PFN_NONE, |p| p.0)
+    unsafe { map_ref(map) }
+        .and_then(|m| m.core.next_valid_pfn(Pfn(pfn)))
+        .map_or(SMEM_PFN_NONE, |p| p.0)
 }
 
 /// Everything about one pfn. SMEM_ENOENT: section not present.
@@ -450,10 +475,16 @@ pub unsafe extern "C" fn smem_next_valid_pfn(map: *const smem_map, pfn: u64) -> 
 /// # Safety
 /// `map` is NULL or an initialised map; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn smem_pfn_info(map: *const smem_map, pfn: u64, out: *mut smem_pfn_info) -> c_int {
+pub unsafe extern "C" fn smem_pfn_info(
+    map: *const smem_map,
+    pfn: u64,
+    out: *mut smem_pfn_info,
+) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let Some(out) = (unsafe { out_mut(out) }) else { return SMEM_EINVAL };
+    let Some(out) = (unsafe { out_mut(out) }) else {
+        return SMEM_EINVAL;
+    };
     match m.core.pfn_info(Pfn(pfn)) {
         Ok(i) => {
             *out = smem_pfn_info {
@@ -485,7 +516,9 @@ pub unsafe extern "C" fn smem_section_info(
 ) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let Some(out) = (unsafe { out_mut(out) }) else { return SMEM_EINVAL };
+    let Some(out) = (unsafe { out_mut(out) }) else {
+        return SMEM_EINVAL;
+    };
     match m.core.section_info(SectionNr(section_nr)) {
         Ok(i) => {
             *out = smem_section_info {
@@ -506,10 +539,16 @@ pub unsafe extern "C" fn smem_section_info(
 /// # Safety
 /// `map` is NULL or an initialised map; `out` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn smem_block_info(map: *const smem_map, block_id: u64, out: *mut smem_block_info) -> c_int {
+pub unsafe extern "C" fn smem_block_info(
+    map: *const smem_map,
+    block_id: u64,
+    out: *mut smem_block_info,
+) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let Some(out) = (unsafe { out_mut(out) }) else { return SMEM_EINVAL };
+    let Some(out) = (unsafe { out_mut(out) }) else {
+        return SMEM_EINVAL;
+    };
     match m.core.block_info(BlockId(block_id)) {
         Ok(b) => {
             *out = block_c(&b);
@@ -528,7 +567,10 @@ struct BufWriter<'a> {
 impl core::fmt::Write for BufWriter<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
-        self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
         self.len = end;
         Ok(())
     }
@@ -554,7 +596,10 @@ pub unsafe extern "C" fn smem_block_valid_zones_str(
         Err(e) => return e.errno(),
     };
     let mut text = [0u8; 32];
-    let mut w = BufWriter { buf: &mut text, len: 0 };
+    let mut w = BufWriter {
+        buf: &mut text,
+        len: 0,
+    };
     if core::fmt::write(&mut w, format_args!("{vz}")).is_err() {
         return SMEM_ENOSPC;
     }
@@ -562,7 +607,9 @@ pub unsafe extern "C" fn smem_block_valid_zones_str(
     if n >= len {
         return SMEM_ENOSPC;
     }
-    let Some(src) = text.get(..n) else { return SMEM_ENOSPC };
+    let Some(src) = text.get(..n) else {
+        return SMEM_ENOSPC;
+    };
     // SAFETY: `buf` is writable for `len` > n bytes (caller's contract); the copy and
     // the NUL stay inside it.
     unsafe {
@@ -578,7 +625,11 @@ pub unsafe extern "C" fn smem_block_valid_zones_str(
 /// # Safety
 /// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
 #[no_mangle]
-pub unsafe extern "C" fn smem_for_each_block(map: *const smem_map, r#fn: smem_block_fn, ctx: *mut c_void) -> c_int {
+pub unsafe extern "C" fn smem_for_each_block(
+    map: *const smem_map,
+    r#fn: smem_block_fn,
+    ctx: *mut c_void,
+) -> c_int {
     let m = map_or_einval!(map);
     let Some(f) = r#fn else { return SMEM_EINVAL };
     for b in m.core.blocks() {
@@ -601,7 +652,12 @@ fn online_type(t: u8) -> Option<OnlineType> {
 /// # Safety
 /// `map` is NULL or an initialised map.
 #[no_mangle]
-pub unsafe extern "C" fn smem_add_memory(map: *mut smem_map, nid: i32, start: u64, size: u64) -> c_int {
+pub unsafe extern "C" fn smem_add_memory(
+    map: *mut smem_map,
+    nid: i32,
+    start: u64,
+    size: u64,
+) -> c_int {
     let m = map_or_einval!(map);
     errno(m.core.add_memory(nid, start, size, &m.notifier()))
 }
@@ -621,7 +677,11 @@ pub unsafe extern "C" fn smem_remove_memory(map: *mut smem_map, start: u64, size
 /// # Safety
 /// `map` is NULL or an initialised map.
 #[no_mangle]
-pub unsafe extern "C" fn smem_offline_and_remove_memory(map: *mut smem_map, start: u64, size: u64) -> c_int {
+pub unsafe extern "C" fn smem_offline_and_remove_memory(
+    map: *mut smem_map,
+    start: u64,
+    size: u64,
+) -> c_int {
     let m = map_or_einval!(map);
     errno(m.core.offline_and_remove_memory(start, size, &m.notifier()))
 }
@@ -631,9 +691,15 @@ pub unsafe extern "C" fn smem_offline_and_remove_memory(map: *mut smem_map, star
 /// # Safety
 /// `map` is NULL or an initialised map.
 #[no_mangle]
-pub unsafe extern "C" fn smem_online_block(map: *mut smem_map, block_id: u64, online_type_: u8) -> c_int {
+pub unsafe extern "C" fn smem_online_block(
+    map: *mut smem_map,
+    block_id: u64,
+    online_type_: u8,
+) -> c_int {
     let m = map_or_einval!(map);
-    let Some(t) = online_type(online_type_) else { return SMEM_EINVAL };
+    let Some(t) = online_type(online_type_) else {
+        return SMEM_EINVAL;
+    };
     errno(m.core.online_block(BlockId(block_id), t, &m.notifier()))
 }
 
@@ -652,7 +718,12 @@ pub unsafe extern "C" fn smem_offline_block(map: *mut smem_map, block_id: u64) -
 /// # Safety
 /// `map` is NULL or an initialised map.
 #[no_mangle]
-pub unsafe extern "C" fn smem_add_device(map: *mut smem_map, nid: i32, start: u64, size: u64) -> c_int {
+pub unsafe extern "C" fn smem_add_device(
+    map: *mut smem_map,
+    nid: i32,
+    start: u64,
+    size: u64,
+) -> c_int {
     let m = map_or_einval!(map);
     errno(m.core.add_device(nid, start, size))
 }
@@ -672,7 +743,11 @@ pub unsafe extern "C" fn smem_remove_device(map: *mut smem_map, start: u64, size
 /// # Safety
 /// `map` is NULL or an initialised map; `fn` and `ctx` stay valid while registered.
 #[no_mangle]
-pub unsafe extern "C" fn smem_set_notifier(map: *mut smem_map, r#fn: smem_notifier_fn, ctx: *mut c_void) -> c_int {
+pub unsafe extern "C" fn smem_set_notifier(
+    map: *mut smem_map,
+    r#fn: smem_notifier_fn,
+    ctx: *mut c_void,
+) -> c_int {
     let m = map_or_einval!(map);
     let f = r#fn.map_or(0usize, |f| f as usize);
     *m.notifier.lock() = (f, ctx as usize);
@@ -684,11 +759,20 @@ pub unsafe extern "C" fn smem_set_notifier(map: *mut smem_map, r#fn: smem_notifi
 /// # Safety
 /// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
 #[no_mangle]
-pub unsafe extern "C" fn smem_for_each_range(map: *const smem_map, r#fn: smem_range_fn, ctx: *mut c_void) -> c_int {
+pub unsafe extern "C" fn smem_for_each_range(
+    map: *const smem_map,
+    r#fn: smem_range_fn,
+    ctx: *mut c_void,
+) -> c_int {
     let m = map_or_einval!(map);
     let Some(f) = r#fn else { return SMEM_EINVAL };
     let r = m.core.for_each_range(|r: MemRange| {
-        let c = smem_range { start: r.start.0, size: r.size, nid: r.nid, kind: r.kind as u8 };
+        let c = smem_range {
+            start: r.start.0,
+            size: r.size,
+            nid: r.nid,
+            kind: r.kind as u8,
+        };
         // SAFETY: the caller's callback and context.
         match unsafe { f(ctx, &c) } {
             0 => ControlFlow::Continue(()),
@@ -709,7 +793,9 @@ pub unsafe extern "C" fn smem_for_each_range(map: *const smem_map, r#fn: smem_ra
 pub unsafe extern "C" fn smem_stats(map: *const smem_map, out: *mut smem_stats) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let Some(out) = (unsafe { out_mut(out) }) else { return SMEM_EINVAL };
+    let Some(out) = (unsafe { out_mut(out) }) else {
+        return SMEM_EINVAL;
+    };
     let s = m.core.stats();
     *out = smem_stats {
         present_sections: s.present_sections,
@@ -738,12 +824,16 @@ pub unsafe extern "C" fn smem_zone_span(
 ) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let (Some(s), Some(e), Some(p)) = (unsafe { out_mut(start_pfn) }, unsafe { out_mut(end_pfn) }, unsafe {
-        out_mut(present_pages)
-    }) else {
+    let (Some(s), Some(e), Some(p)) = (
+        unsafe { out_mut(start_pfn) },
+        unsafe { out_mut(end_pfn) },
+        unsafe { out_mut(present_pages) },
+    ) else {
         return SMEM_EINVAL;
     };
-    let Some(z) = Zone::from_u8(zone) else { return SMEM_EINVAL };
+    let Some(z) = Zone::from_u8(zone) else {
+        return SMEM_EINVAL;
+    };
     match m.core.zone_span(nid, z) {
         Ok(span) => {
             *s = span.start.0;
@@ -771,10 +861,17 @@ pub unsafe extern "C" fn smem_snapshot_bytes(map: *const smem_map) -> usize {
 /// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes;
 /// `written` is NULL or writable.
 #[no_mangle]
-pub unsafe extern "C" fn smem_snapshot(map: *const smem_map, buf: *mut c_void, len: usize, written: *mut usize) -> c_int {
+pub unsafe extern "C" fn smem_snapshot(
+    map: *const smem_map,
+    buf: *mut c_void,
+    len: usize,
+    written: *mut usize,
+) -> c_int {
     let m = map_or_einval!(map);
     // SAFETY: caller's contract.
-    let Some(w) = (unsafe { out_mut(written) }) else { return SMEM_EINVAL };
+    let Some(w) = (unsafe { out_mut(written) }) else {
+        return SMEM_EINVAL;
+    };
     if buf.is_null() {
         return SMEM_EINVAL;
     }

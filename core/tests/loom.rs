@@ -1,0 +1,186 @@
+//! loom models of the reader/writer and writer/writer races (issue 5; semantics.md
+//! T49-T51). Run with a tiny table so each model iteration is cheap:
+//!
+//! ```sh
+//! make loom   # RUSTFLAGS="--cfg loom" SPARSEMEM_*=small cargo test --test loom --release
+//! ```
+#![cfg(loom)]
+
+use loom::sync::Arc;
+use loom::thread;
+use sparsemem::{BlockId, Config, Error, OnlineType, Pfn, PfnKind, SparseMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const MIB: u64 = 1 << 20;
+/// Section 1's first pfn (x86-64 geometry: 32768 pages per section).
+const S1: u64 = 32768;
+
+/// x86-64 geometry in a 35-bit space: 256 section numbers fit the loom build's table.
+fn cfg() -> Config {
+    Config {
+        max_phys_bits: 35,
+        ..Config::x86_64()
+    }
+}
+
+/// Boot RAM in section 0 only; sections 1.. are free for device memory and hotplug.
+fn booted() -> Arc<Box<SparseMap>> {
+    let map = SparseMap::new_boxed(&cfg()).unwrap();
+    map.boot_add_ram(0, 0, 64 * MIB).unwrap();
+    map.boot_finish().unwrap();
+    Arc::new(map)
+}
+
+/// Runs a model with a bounded number of preemptions and reports how many
+/// interleavings it explored.
+fn model(name: &str, f: impl Fn() + Sync + Send + 'static) {
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    RUNS.store(0, Ordering::Relaxed);
+    let mut b = loom::model::Builder::new();
+    if b.preemption_bound.is_none() {
+        b.preemption_bound = Some(3);
+    }
+    // An operation is a few hundred atomic steps (section locks, block scans).
+    b.max_branches = 100_000;
+    b.check(move || {
+        RUNS.fetch_add(1, Ordering::Relaxed);
+        f();
+    });
+    println!(
+        "loom model {name}: {} interleavings explored",
+        RUNS.load(Ordering::Relaxed)
+    );
+}
+
+/// A reader's per-pfn answers must be mutually consistent and be the answer before
+/// or after the concurrent call.
+fn read_device_pfn(map: &SparseMap, p: Pfn) -> bool {
+    let valid = map.pfn_valid(p);
+    assert!(!map.pfn_online(p), "a device pfn is never online");
+    match map.pfn_info(p) {
+        Ok(i) => assert!(
+            i.kind == PfnKind::Device && i.valid && !i.online,
+            "torn pfn_info {i:?}"
+        ),
+        Err(e) => assert_eq!(e, Error::NoEnt),
+    }
+    valid
+}
+
+#[test]
+fn t49_reader_against_the_first_device_add_of_a_section() {
+    model("reader vs add", || {
+        let map = booted();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || read_device_pfn(&m2, Pfn(S1)));
+        map.add_device(0, 128 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(map.pfn_valid(Pfn(S1)), "an add that returned is visible");
+    });
+}
+
+#[test]
+fn t49_t50_reader_against_the_removal_of_the_last_subsection() {
+    model("reader vs remove-last", || {
+        let map = booted();
+        map.add_device(0, 128 * MIB, 2 * MIB).unwrap();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || read_device_pfn(&m2, Pfn(S1)));
+        map.remove_device(128 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(
+            !map.pfn_valid(Pfn(S1)),
+            "a remove that returned is never contradicted"
+        );
+        assert_eq!(map.pfn_info(Pfn(S1)), Err(Error::NoEnt));
+    });
+}
+
+#[test]
+fn t51_two_writers_add_disjoint_ranges_in_one_section() {
+    model("disjoint writers", || {
+        let map = booted();
+        let m2 = map.clone();
+        let other = thread::spawn(move || m2.add_device(0, 128 * MIB + 2 * MIB, 2 * MIB));
+        let mine = map.add_device(0, 128 * MIB, 2 * MIB);
+        assert_eq!((mine, other.join().unwrap()), (Ok(()), Ok(())));
+        assert_eq!(
+            map.section_info(sparsemem::SectionNr(1)).unwrap().active[0],
+            0b11,
+            "no lost bit"
+        );
+    });
+}
+
+#[test]
+fn overlapping_writers_exactly_one_wins_and_the_loser_leaves_nothing() {
+    model("overlapping writers", || {
+        let map = booted();
+        let m2 = map.clone();
+        let other = thread::spawn(move || m2.add_device(0, 128 * MIB + 2 * MIB, 4 * MIB));
+        let mine = map.add_device(0, 128 * MIB, 4 * MIB);
+        let theirs = other.join().unwrap();
+        let active = map.section_info(sparsemem::SectionNr(1)).unwrap().active[0];
+        match (mine, theirs) {
+            (Ok(()), Err(Error::Exist)) => assert_eq!(active, 0b11),
+            (Err(Error::Exist), Ok(())) => assert_eq!(active, 0b110),
+            other => panic!("exactly one must win: {other:?}"),
+        }
+    });
+}
+
+#[test]
+fn online_racing_offline_of_the_same_block() {
+    model("online vs offline", || {
+        let map = booted();
+        map.add_memory(0, 128 * MIB, 128 * MIB, &()).unwrap();
+        let m2 = map.clone();
+        let off = thread::spawn(move || m2.offline_block(BlockId(1), &()));
+        let on = map.online_block(BlockId(1), OnlineType::Movable, &());
+        let off = off.join().unwrap();
+        let b = map.block_info(BlockId(1)).unwrap();
+        let span = map.zone_span(0, sparsemem::Zone::Movable);
+        assert_eq!(
+            on,
+            Ok(()),
+            "the block starts offline and nothing else onlines it"
+        );
+        match off {
+            Ok(()) => {
+                assert_eq!(b.state, sparsemem::BlockState::Offline);
+                assert_eq!(span, Err(Error::NoEnt));
+            }
+            Err(Error::Inval) | Err(Error::Busy) => {
+                assert_eq!(b.state, sparsemem::BlockState::Online);
+                assert_eq!(span.unwrap().present_pages, 32768);
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        assert_eq!(map.transitions_in_progress(), 0);
+    });
+}
+
+#[test]
+fn snapshot_racing_a_device_add_sees_all_or_nothing() {
+    // The two possible answers, computed without concurrency.
+    let bytes_of = |m: &SparseMap| {
+        let mut b = vec![0u8; m.snapshot_bytes() + 64];
+        let n = m.snapshot(&mut b).unwrap();
+        b.truncate(n);
+        b
+    };
+    model("snapshot vs add", move || {
+        let map = booted();
+        let before = bytes_of(&map);
+        let m2 = map.clone();
+        let writer =
+            thread::spawn(move || m2.add_device(1, 128 * MIB + 126 * MIB, 4 * MIB).unwrap());
+        let seen = bytes_of(&map);
+        writer.join().unwrap();
+        let after = bytes_of(&map);
+        assert!(
+            seen == before || seen == after,
+            "a snapshot saw half of a device add"
+        );
+    });
+}
