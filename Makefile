@@ -4,9 +4,9 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom
+.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom miri
 
-test: lint rust-test no-std c-abi c-test
+test: lint rust-test loom no-std c-abi c-test
 
 # Per package: the core's tests turn on its `alloc` and `fault-injection` features,
 # which must not leak into the no_std C library (cargo unifies features per call).
@@ -75,3 +75,10 @@ LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 S
 	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4
 loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1
+
+# The core's tests under Miri (UB, data races, uninitialised reads), on a smaller
+# table (x86-64's 19 bits of section numbers); the slowest tests and those needing a
+# 52-bit table carry #[cfg_attr(miri, ignore)], and the stress test is off.
+miri:
+	env SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=1024 $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri \
+	  --lib --test boot_scenarios --test device_scenarios --test ram_hotplug --test snapshot_export --test rollback

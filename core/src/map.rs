@@ -103,8 +103,8 @@ impl SparseMap {
         cfg.validate()?;
         // SAFETY: a SparseMap consists only of atomics, integers in atomics and
         // `spin::Mutex<()>` (an AtomicBool and a unit), for all of which the all-zero
-        // bit pattern is a valid value; the test `zeroed_storage_equals_new` checks that
-        // `SparseMap::new()` is all zero bytes. So after writing zeros over every byte
+        // bit pattern is a valid value; the test `all_zero_bytes_are_a_valid_empty_unlocked_map`
+        // checks the result. So after writing zeros over every byte
         // the slot holds a valid (uninitialised-phase) map.
         #[allow(unsafe_code)]
         let map = unsafe {

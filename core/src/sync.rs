@@ -56,6 +56,12 @@ impl Lock {
         }
     }
 
+    /// True while held (tests).
+    #[cfg(all(test, not(loom)))]
+    pub(crate) fn is_locked(&self) -> bool {
+        self.inner.is_locked()
+    }
+
     /// Takes the lock.
     pub(crate) fn lock(&self) -> LockGuard<'_> {
         #[cfg(not(loom))]

@@ -232,6 +232,12 @@ impl Table {
         }
     }
 
+    /// True while leaf assignment is locked (tests).
+    #[cfg(test)]
+    pub(crate) fn assign_locked(&self) -> bool {
+        self.assign.is_locked()
+    }
+
     /// Forgets every leaf (init and restore only; never concurrent with other calls).
     pub(crate) fn reset(&self) {
         let used = self.used.load(Ordering::Relaxed);

@@ -273,6 +273,7 @@ fn t20_boot_part_ram_in_half_a_section() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs 52-bit capacity; the Miri build has 19")]
 fn init_validates_every_rule_of_smem_init() {
     let base = Config::x86_64();
     let bad = [
@@ -383,6 +384,7 @@ impl WithPage for Config {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs 52-bit capacity; the Miri build has 19")]
 fn presets_have_linux_geometry() {
     let g = Config::x86_64().validate().unwrap();
     assert_eq!(
@@ -455,6 +457,7 @@ fn t53_arm64_64k_sections_have_256_subsections() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs 52-bit capacity; the Miri build has 19")]
 fn t54_the_pfn_limit_follows_max_phys_bits() {
     let above_46 = 1u64 << (46 - 12);
     for (bits, valid) in [(46u8, false), (52, true)] {
@@ -516,6 +519,7 @@ fn boot_add_ram_errors_change_nothing() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn boot_add_ram_ranges_past_the_range_capacity_are_nomem() {
     let map = x86();
     let cap = sparsemem::capacity::MAX_BOOT_RANGES as u64;
@@ -554,6 +558,7 @@ fn an_uninitialised_map_is_empty_and_refuses_changes() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "needs 52-bit capacity; the Miri build has 19")]
 fn next_valid_pfn_skips_whole_sections_and_leaves() {
     let map = SparseMap::new_boxed(&Config {
         max_phys_bits: 52,
@@ -575,6 +580,7 @@ fn next_valid_pfn_skips_whole_sections_and_leaves() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn section_flags_and_block_nids_never_bleed_across_nodes() {
     // Semantics 5 item 9: nid >= 2 must never set taint or early bits spuriously.
     let map = x86();

@@ -494,6 +494,7 @@ fn t38_an_unmovable_page_veto_is_ebusy_and_going_offline_is_transient() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn t41_selftest_online_all_offline_some_online_again() {
     let map = machine();
     map.add_memory(1, 4 * GIB, 2 * GIB, &()).unwrap();

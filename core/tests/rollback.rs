@@ -34,6 +34,7 @@ fn fail_every_step(
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn every_step_of_every_operation_rolls_back() {
     let map = machine();
     // T29: block creation fails part-way through four blocks.
@@ -62,6 +63,7 @@ fn every_step_of_every_operation_rolls_back() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn boot_finish_rolls_back_at_every_step() {
     let map = x86();
     map.boot_add_ram(0, MIB, 2 * GIB).unwrap();
@@ -72,6 +74,7 @@ fn boot_finish_rolls_back_at_every_step() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn capacity_exhaustion_is_nomem_and_changes_nothing() {
     use sparsemem::capacity::{MAX_SECTIONS, SECTIONS_PER_LEAF};
     let map = machine();

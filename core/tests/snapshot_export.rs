@@ -70,6 +70,7 @@ fn random_state(seed: u64) -> Box<SparseMap> {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn snapshot_restore_snapshot_is_byte_identical_on_random_states() {
     for seed in 1..=20u64 {
         let map = random_state(seed);
@@ -90,6 +91,7 @@ fn snapshot_restore_snapshot_is_byte_identical_on_random_states() {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
 fn every_corruption_and_truncation_is_rejected_and_changes_nothing() {
     let src = random_state(7);
     let bytes = snap(&src);

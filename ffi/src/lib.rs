@@ -405,7 +405,7 @@ pub unsafe extern "C" fn smem_init(map: *mut smem_map, cfg: *const smem_config) 
     }
     // SAFETY: `map` is valid for writes of SMEM_MAP_BYTES (caller's contract) and
     // all-zero bytes are a valid FfiMap (atomics, integers and spin locks; the core
-    // test `zeroed_storage_equals_new` checks that for SparseMap).
+    // test `all_zero_bytes_are_a_valid_empty_unlocked_map` checks that for SparseMap).
     let m = unsafe {
         core::ptr::write_bytes(map.cast::<u8>(), 0, SMEM_MAP_BYTES);
         &*(map as *const FfiMap)
