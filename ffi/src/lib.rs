@@ -40,6 +40,14 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     }
 }
 
+/// The precompiled `core` library refers to this symbol (it is built for unwinding),
+/// so a C program that links the static library without `--gc-sections` needs it.
+/// Nothing here ever unwinds (panic = "abort", and no panic path is reachable), so it
+/// is never called.
+#[cfg(not(test))]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
+
 /// Storage for a map. Opaque: C only sees its size and alignment.
 #[repr(C)]
 pub struct smem_map {
