@@ -4,7 +4,7 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom miri
+.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom miri miri-all
 
 test: lint rust-test loom no-std c-abi c-test
 
@@ -77,8 +77,12 @@ loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1
 
 # The core's tests under Miri (UB, data races, uninitialised reads), on a smaller
-# table (x86-64's 19 bits of section numbers); the slowest tests and those needing a
-# 52-bit table carry #[cfg_attr(miri, ignore)], and the stress test is off.
+# table (x86-64's 19 bits of section numbers). `make miri` (in CI) runs the unit tests,
+# the boot scenarios and the threaded stress test in its Miri size; `make miri-all`
+# adds every behaviour test (slow: about half an hour on 2 cores). Tests needing a
+# 52-bit table or too slow for Miri carry #[cfg_attr(miri, ignore)].
+MIRI := env SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=1024 $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri
 miri:
-	env SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=1024 $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri \
-	  --lib --test boot_scenarios --test device_scenarios --test ram_hotplug --test snapshot_export --test rollback
+	$(MIRI) --lib --test stress --test boot_scenarios
+miri-all:
+	$(MIRI) --lib --test stress --test boot_scenarios --test device_scenarios --test ram_hotplug --test snapshot_export --test rollback
