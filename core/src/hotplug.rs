@@ -360,6 +360,11 @@ impl SparseMap {
 
     fn cancel_offline(&self, id: BlockId, n: &dyn Notifier) {
         self.notify(n, MemEvent::CancelOffline, id);
+        self.restore_online(id);
+    }
+
+    /// Puts a block in GOING_OFFLINE back to ONLINE, in the zone it kept.
+    fn restore_online(&self, id: BlockId) {
         let _h = self.hotplug.lock();
         if let Some(rec) = self.block_record(id) {
             self.set_record(
@@ -457,6 +462,15 @@ impl SparseMap {
                 .filter(going)
             {
                 self.cancel_offline(id, n);
+            }
+            // Blocks after the veto never got GOING_OFFLINE: they go back to ONLINE
+            // without an event.
+            for id in self
+                .block_ids(s, e)
+                .filter(|id| id.0 > stop.0)
+                .filter(going)
+            {
+                self.restore_online(id);
             }
             for id in self.block_ids(s, e) {
                 self.end_transition(id);
