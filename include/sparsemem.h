@@ -173,7 +173,8 @@ typedef struct smem_range smem_range;
 // No pfn.
 #define SMEM_PFN_NONE 18446744073709551615ull
 
-// Library version (equal to the workspace version in Cargo.toml; a Rust test checks).
+// Library version, equal to the workspace version in Cargo.toml (c-tests compare it
+// with smem_version(), which is built from Cargo.toml).
 #define SMEM_VERSION_MAJOR 0
 
 // Minor version.

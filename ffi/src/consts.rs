@@ -122,7 +122,8 @@ pub const SMEM_RANGE_DEVICE: u8 = 3;
 /// No pfn.
 pub const SMEM_PFN_NONE: u64 = 0xffff_ffff_ffff_ffff;
 
-/// Library version (equal to the workspace version in Cargo.toml; a Rust test checks).
+/// Library version, equal to the workspace version in Cargo.toml (c-tests compare it
+/// with smem_version(), which is built from Cargo.toml).
 pub const SMEM_VERSION_MAJOR: u32 = 0;
 /// Minor version.
 pub const SMEM_VERSION_MINOR: u32 = 1;
