@@ -5,24 +5,11 @@
 //! Seeds: `SPARSEMEM_SEED` (first seed) and `SPARSEMEM_CASES` (count); a failure
 //! prints the seed and the ranges.
 
+mod common;
+use common::{Rng, MIB};
 use sparsemem::{
     BlockFlags, BlockId, BlockState, Config, Error, Pfn, PfnKind, SparseMap, Zone, NID_MIXED,
 };
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-const MIB: u64 = 1 << 20;
 
 /// A random firmware map: byte ranges `(nid, start, size)`, non-overlapping, in random
 /// order, with gaps from a few bytes to several blocks.

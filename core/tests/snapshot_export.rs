@@ -25,20 +25,6 @@ fn ranges(map: &SparseMap) -> Vec<(u64, u64, i32, RangeKind)> {
     v
 }
 
-/// A small deterministic generator (xorshift64*), seeds printed on failure.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// A map in a random state reached through random operations (failures allowed).
 fn random_state(seed: u64) -> Box<SparseMap> {
     let mut rng = Rng(seed | 1);

@@ -82,3 +82,19 @@ pub fn zones_of(map: &SparseMap, ids: &[u64]) -> Vec<String> {
         .map(|id| map.valid_zones(BlockId(*id)).unwrap().to_string())
         .collect()
 }
+
+/// A small deterministic generator (xorshift64*) for property tests; seeds are printed
+/// on failure by the tests that use it.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
