@@ -1,0 +1,336 @@
+//! Tests of the whole tool: golden output of the embedded machine, the command line,
+//! exit statuses, sysfs verification on a fixture tree, snapshots.
+//!
+//! Golden files live in `core/tests/data/memmap/`; after a deliberate change of the
+//! output, `MEMMAP_BLESS=1 cargo test -p sparsemem --examples` rewrites them.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/memmap");
+
+fn data(name: &str) -> PathBuf {
+    Path::new(DATA).join(name)
+}
+
+/// Compares `actual` with a golden file, or rewrites it under MEMMAP_BLESS.
+fn golden(name: &str, actual: &str) {
+    let path = data(name);
+    if std::env::var_os("MEMMAP_BLESS").is_some() {
+        fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = fs::read_to_string(&path).unwrap();
+    assert!(
+        expected == actual,
+        "{name} differs (MEMMAP_BLESS=1 rewrites it)\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn args(list: &[&str]) -> Vec<OsString> {
+    list.iter().map(OsString::from).collect()
+}
+
+/// Runs memmap with string arguments: (stdout, exit status) or the failure.
+fn memmap(list: &[&str]) -> Result<(String, u8), Failure> {
+    run(&args(list))
+}
+
+/// A scratch directory of this test process, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("memmap-test-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn lsmem_table_of_the_embedded_machine_is_golden() {
+    let map = story::boot().unwrap();
+    golden("default-lsmem.txt", &lsmem::report(&map));
+}
+
+#[test]
+fn the_story_is_golden() {
+    let (out, code) = memmap(&[]).unwrap();
+    assert_eq!(code, 0);
+    golden("default-story.txt", &out);
+}
+
+#[test]
+fn json_of_the_embedded_machine_is_golden() {
+    let (out, code) = memmap(&["--json"]).unwrap();
+    assert_eq!(code, 0);
+    golden("default.json", &out);
+}
+
+#[test]
+fn e820_export_of_the_embedded_machine() {
+    let (out, _) = memmap(&["--e820"]).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "[mem 0x0000000000001000-0x000000000009efff] usable           node 0",
+            "[mem 0x0000000000100000-0x00000000bffdefff] usable           node 0",
+            "[mem 0x0000000100000000-0x000000017fffffff] usable           node 0",
+            "[mem 0x0000000180000000-0x00000001ffffffff] usable           node 1",
+        ]
+    );
+}
+
+#[test]
+fn help_and_bad_usage() {
+    let (out, code) = memmap(&["--help"]).unwrap();
+    assert_eq!(code, 0);
+    assert!(out.starts_with("usage: memmap"));
+    for bad in [
+        &["--bogus"][..],
+        &["--iomem"],
+        &["--json", "--e820"],
+        &["--iomem", "a", "--load", "b"],
+        &["--node-dir", "d"],
+        &["--iomem", "a", "--block-size", "1000"],
+        &["--iomem", "a", "--block-size", "xyz"],
+        &["--json=1"],
+    ] {
+        let f = memmap(bad).unwrap_err();
+        assert_eq!(f.code, 2, "{bad:?}: {f}");
+    }
+}
+
+#[test]
+fn arguments_take_values_inline_or_next() {
+    let o = parse_args(&args(&[
+        "--iomem=/i",
+        "--node-dir",
+        "/n",
+        "--block-size=0x10000000",
+        "--verify-sysfs",
+        "/m",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(
+        o,
+        Options {
+            iomem: Some("/i".into()),
+            node_dir: Some("/n".into()),
+            block_size: Some(0x1000_0000),
+            verify: Some("/m".into()),
+            json: true,
+            ..Options::default()
+        }
+    );
+}
+
+#[test]
+fn unreadable_and_malformed_inputs_exit_2_with_the_line() {
+    let dir = scratch("malformed");
+    let missing = dir.join("missing");
+    let f = memmap(&["--iomem", s(&missing)]).unwrap_err();
+    assert_eq!(f.code, 2);
+    assert!(f.msg.contains("cannot read"), "{f}");
+
+    let bad = dir.join("iomem");
+    fs::write(
+        &bad,
+        "00001000-0009fbff : System RAM\n00100000-zzz : System RAM\n",
+    )
+    .unwrap();
+    let f = memmap(&["--iomem", s(&bad)]).unwrap_err();
+    assert_eq!(
+        (f.code, f.msg.clone()),
+        (
+            2,
+            format!(
+                "{}:2: `zzz` is not a 64-bit hexadecimal address",
+                bad.display()
+            )
+        )
+    );
+
+    // Overlapping System RAM is refused by the map, reported at the second line.
+    fs::write(
+        &bad,
+        "00001000-3fffffff : System RAM\n20000000-4fffffff : System RAM\n",
+    )
+    .unwrap();
+    let f = memmap(&["--iomem", s(&bad)]).unwrap_err();
+    assert_eq!(f.code, 2);
+    assert!(f.msg.starts_with(&format!("{}:2: ", bad.display())), "{f}");
+    assert!(f.msg.contains("overlaps"), "{f}");
+
+    // Beyond the 46-bit space of the x86-64 preset.
+    fs::write(&bad, "400000000000-400007ffffff : System RAM\n").unwrap();
+    let f = memmap(&["--iomem", s(&bad)]).unwrap_err();
+    assert!(
+        f.msg.starts_with(&format!("{}:1: ", bad.display())) && f.msg.contains("46-bit"),
+        "{f}"
+    );
+
+    // A node directory that does not exist, a sysfs directory that does not exist.
+    fs::write(&bad, "00001000-3fffffff : System RAM\n").unwrap();
+    let f = memmap(&["--iomem", s(&bad), "--node-dir", s(&missing)]).unwrap_err();
+    assert_eq!(f.code, 2, "{f}");
+    let f = memmap(&["--iomem", s(&bad), "--verify-sysfs", s(&missing)]).unwrap_err();
+    assert_eq!(f.code, 2, "{f}");
+    // Directories that exist but are not what the flags expect.
+    let f = memmap(&["--iomem", s(&bad), "--node-dir", s(&dir)]).unwrap_err();
+    assert!(f.code == 2 && f.msg.contains("no nodeN"), "{f}");
+    let f = memmap(&["--iomem", s(&bad), "--verify-sysfs", s(&dir)]).unwrap_err();
+    assert!(f.code == 2 && f.msg.contains("no memoryN"), "{f}");
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
+fn iomem_of_the_vm_gives_lsmems_table() {
+    let (out, code) = memmap(&["--iomem", s(&data("iomem-vm.txt"))]).unwrap();
+    assert_eq!(code, 0);
+    // What `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES` printed on that VM.
+    let expected = "\
+RANGE                                  SIZE  STATE REMOVABLE  BLOCK NODE  ZONES
+0x0000000000000000-0x0000000007ffffff  128M online       yes      0    0   None
+0x0000000008000000-0x00000000bfffffff  2.9G online       yes   1-23    0  DMA32
+0x0000000100000000-0x000000063fffffff   21G online       yes 32-199    0 Normal
+
+Memory block size:       128M
+Total online memory:      24G
+Total offline memory:      0B
+";
+    assert_eq!(out, expected);
+}
+
+fn fixture(name: &str) -> PathBuf {
+    data("sysfs-2node").join(name)
+}
+
+#[test]
+fn verify_sysfs_of_a_matching_tree() {
+    let (out, code) = memmap(&[
+        "--iomem",
+        s(&fixture("iomem")),
+        "--node-dir",
+        s(&fixture("node")),
+        "--verify-sysfs",
+        s(&fixture("memory")),
+    ])
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with("no differences: 8 memory blocks of "),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_fixture_table_shows_the_mixed_block_and_1g_blocks() {
+    // `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES --sysroot` of the fixture.
+    let (out, _) = memmap(&[
+        "--iomem",
+        s(&fixture("iomem")),
+        "--node-dir",
+        s(&fixture("node")),
+        "--block-size",
+        "40000000",
+    ])
+    .unwrap();
+    let expected = "\
+RANGE                                 SIZE  STATE REMOVABLE BLOCK NODE  ZONES
+0x0000000000000000-0x000000003fffffff   1G online       yes     0    0   None
+0x0000000040000000-0x000000007fffffff   1G online       yes     1    0  DMA32
+0x0000000100000000-0x000000017fffffff   2G online       yes   4-5    0 Normal
+0x0000000180000000-0x00000001bfffffff   1G online       yes     6    0   None
+0x00000001c0000000-0x000000027fffffff   3G online       yes   7-9    1 Normal
+
+Memory block size:         1G
+Total online memory:       8G
+Total offline memory:      0B
+";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn verify_sysfs_lists_each_difference() {
+    let dir = scratch("verify");
+    let mem = dir.join("memory");
+    copy_tree(&fixture("memory"), &mem);
+    fs::write(mem.join("memory5/state"), "offline\n").unwrap();
+    fs::write(mem.join("memory5/valid_zones"), "Normal Movable\n").unwrap();
+    fs::remove_file(mem.join("memory6/node1")).unwrap();
+    fs::write(mem.join("memory7/phys_index"), "00000017\n").unwrap();
+    fs::remove_dir_all(mem.join("memory9")).unwrap();
+    copy_tree(&mem.join("memory8"), &mem.join("memory12"));
+    let (out, code) = memmap(&[
+        "--iomem",
+        s(&fixture("iomem")),
+        "--node-dir",
+        s(&fixture("node")),
+        "--verify-sysfs",
+        s(&mem),
+    ])
+    .unwrap();
+    assert_eq!(code, 1);
+    let expected = format!(
+        "\
+memory5: state: sysfs \"offline\", memmap \"online\"
+memory5: valid_zones: sysfs \"Normal Movable\", memmap \"Normal\"
+memory6: node: sysfs node0, memmap node0,node1
+memory7: phys_index: sysfs \"00000017\", memmap \"00000007\"
+memory9: only in memmap (online, node1, \"Normal\")
+memory12: only in sysfs (online, node1)
+6 differences with {}
+",
+        mem.display()
+    );
+    assert_eq!(out, expected);
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
+fn snapshots_save_and_load_the_same_map() {
+    let dir = scratch("snapshot");
+    let file = dir.join("vm.snap");
+    let (table, _) = memmap(&["--iomem", s(&data("iomem-vm.txt")), "--save", s(&file)]).unwrap();
+    let (loaded, code) = memmap(&["--load", s(&file)]).unwrap();
+    assert_eq!((loaded.as_str(), code), (table.as_str(), 0));
+
+    // Any corruption, truncation or foreign file is an input error (exit 2).
+    let good = fs::read(&file).unwrap();
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x40;
+    for (name, bytes) in [
+        ("flipped", flipped),
+        ("truncated", good[..good.len() - 5].to_vec()),
+        ("short", good[..30].to_vec()),
+        ("text", b"00001000-0009fbff : System RAM\n".to_vec()),
+    ] {
+        let p = dir.join(name);
+        fs::write(&p, bytes).unwrap();
+        let f = memmap(&["--load", s(&p)]).unwrap_err();
+        assert_eq!(f.code, 2, "{name}: {f}");
+        assert!(f.msg.starts_with(&p.display().to_string()), "{name}: {f}");
+    }
+    let _ = fs::remove_dir_all(dir);
+}
