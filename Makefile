@@ -4,7 +4,7 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test rust-test lint no-std run sizes header header-check c-abi c-test loom miri miri-all
+.PHONY: test rust-test lint no-std run sizes bench header header-check c-abi c-test loom miri miri-all
 
 test: lint rust-test loom no-std c-abi c-test
 
@@ -50,6 +50,19 @@ run:
 
 sizes:
 	$(CARGO) run --release -p sparsemem --example sizes
+
+# The README's small firmware build (its own target dir: capacity is a build input).
+FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEAF=32 \
+	SPARSEMEM_MAX_SECTIONS=256 SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=4 \
+	SPARSEMEM_MAX_BOOT_RANGES=64
+
+# The criterion suite (core/benches/suite.rs, a few minutes): rewrites the generated
+# table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
+bench:
+	mkdir -p target
+	env $(FIRMWARE_CAPACITY) $(CARGO) run -q --release -p sparsemem --example sizes \
+	  --target-dir target/firmware > target/firmware-sizes.txt
+	SPARSEMEM_FIRMWARE_SIZES=$(CURDIR)/target/firmware-sizes.txt $(CARGO) bench -p sparsemem --bench suite
 
 CBINDGEN ?= cbindgen
 CBINDGEN_VERSION := 0.29.4

@@ -205,13 +205,13 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_BOOT_RANGES 1024
 
 // sizeof(smem_map).
-#define SMEM_MAP_BYTES 3181672
+#define SMEM_MAP_BYTES 3181688
 
 // _Alignof(smem_map).
 #define SMEM_MAP_ALIGN 8
 
 // SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-#define SMEM_MAP_WORDS 397709
+#define SMEM_MAP_WORDS 397711
 
 // Configuration of a map (see `smem_init`).
 struct smem_config {

@@ -184,10 +184,11 @@ impl Table {
             cur = self.next_leaf(Some(leaf_first));
         }
         while let Some((first, leaf)) = cur {
-            for (i, s) in leaf.sections.iter().enumerate() {
-                let nr = first.wrapping_add(i as u64);
-                if nr >= from.0 && pred(s) {
-                    return Some((SectionNr(nr), s));
+            // In the leaf holding `from`, start at its slot (a walk asks once per pfn).
+            let skip = usize::try_from(from.0.saturating_sub(first)).unwrap_or(usize::MAX);
+            for (i, s) in leaf.sections.iter().enumerate().skip(skip) {
+                if pred(s) {
+                    return Some((SectionNr(first.wrapping_add(i as u64)), s));
                 }
             }
             leaf_first = first;

@@ -145,8 +145,8 @@ pub const SMEM_MAX_NODES: i32 = 64;
 /// Boot ranges smem_boot_add_ram accepts.
 pub const SMEM_MAX_BOOT_RANGES: usize = 1024;
 /// sizeof(smem_map).
-pub const SMEM_MAP_BYTES: usize = 3181672;
+pub const SMEM_MAP_BYTES: usize = 3181688;
 /// _Alignof(smem_map).
 pub const SMEM_MAP_ALIGN: usize = 8;
 /// SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-pub const SMEM_MAP_WORDS: usize = 397709;
+pub const SMEM_MAP_WORDS: usize = 397711;

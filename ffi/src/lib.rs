@@ -67,7 +67,7 @@ const _: () =
     assert!(size_of::<smem_map>() == SMEM_MAP_BYTES && SMEM_MAP_WORDS * 8 == SMEM_MAP_BYTES);
 const _: () = assert!(
     size_of::<FfiMap>().div_ceil(8) * 8 == SMEM_MAP_BYTES,
-    "SMEM_MAP_BYTES is stale: regenerate ffi/src/consts.rs (make capacity-consts)"
+    "SMEM_MAP_BYTES is stale: set it and SMEM_MAP_WORDS in ffi/src/consts.rs, then make header"
 );
 const _: () =
     assert!(align_of::<FfiMap>() <= SMEM_MAP_ALIGN && align_of::<smem_map>() == SMEM_MAP_ALIGN);

@@ -1,0 +1,220 @@
+//! sparsemem's benchmark suite (issue #7): every figure is reported as a ratio to a
+//! baseline measured in the same run. `make bench` runs it and rewrites the table in
+//! BENCHMARKS.md (see `report`); criterion's HTML report lands in target/criterion.
+//!
+//! Groups: lookups on a realistic 1 TiB machine (random and sequential pfns) and on a
+//! sparse 52-bit machine, against a flat one-load table, a BTreeMap, a binary search
+//! and vm-memory; hotplug bookkeeping; reader throughput under a churning writer;
+//! next_valid_pfn walks.
+
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
+use sparsemem::{Config, Pfn, SparseMap};
+
+#[path = "suite/baselines.rs"]
+mod baselines;
+#[path = "suite/machines.rs"]
+mod machines;
+#[path = "suite/report.rs"]
+mod report;
+
+use baselines::{vm_contains, vm_find, FlatTable, IntervalMap, SortedRanges};
+use machines::{Machine, Rng, BATCH, GIB, MIB};
+
+/// Counts the pfns of `pfns` for which `f` holds: one benchmark iteration.
+#[inline]
+fn count(pfns: &[u64], f: impl Fn(u64) -> bool) -> usize {
+    pfns.iter().filter(|p| f(black_box(**p))).count()
+}
+
+/// One lookup group: sparsemem's three queries and every baseline over `pfns`.
+fn lookup_group(c: &mut Criterion, name: &str, m: &Machine, pfns: &[u64], all_queries: bool) {
+    let flat = FlatTable::of(&m.map, m.pfn_end);
+    let btree = IntervalMap::new(&m.ranges);
+    let sorted = SortedRanges::new(&m.ranges);
+    let vm = baselines::vm_memory(&m.ranges);
+    // The flat table answers exactly what pfn_valid answers; the range baselines
+    // answer "inside a region" (early-section holes differ from pfn_valid, by design).
+    for p in pfns {
+        assert_eq!(
+            flat.valid(*p),
+            m.map.pfn_valid(Pfn(*p)),
+            "flat table at pfn {p:#x}"
+        );
+        assert_eq!(btree.contains(*p), sorted.contains(*p));
+        assert_eq!(btree.contains(*p), vm_contains(&vm, *p));
+    }
+    let map = &*m.map;
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("sparsemem_pfn_valid", |b| {
+        b.iter(|| count(pfns, |p| map.pfn_valid(Pfn(p))))
+    });
+    if all_queries {
+        g.bench_function("sparsemem_pfn_online", |b| {
+            b.iter(|| count(pfns, |p| map.pfn_online(Pfn(p))))
+        });
+        g.bench_function("sparsemem_pfn_info", |b| {
+            b.iter(|| count(pfns, |p| map.pfn_info(Pfn(p)).is_ok_and(|i| i.valid)))
+        });
+    }
+    g.bench_function("flat_table", |b| b.iter(|| count(pfns, |p| flat.valid(p))));
+    g.bench_function("btreemap", |b| {
+        b.iter(|| count(pfns, |p| btree.contains(p)))
+    });
+    g.bench_function("binary_search", |b| {
+        b.iter(|| count(pfns, |p| sorted.contains(p)))
+    });
+    g.bench_function("vm_memory_address_in_range", |b| {
+        b.iter(|| count(pfns, |p| vm_contains(&vm, p)))
+    });
+    if all_queries {
+        g.bench_function("vm_memory_find_region", |b| {
+            b.iter(|| count(pfns, |p| vm_find(&vm, p)))
+        });
+    }
+    g.finish();
+}
+
+fn lookups(c: &mut Criterion) {
+    let mut rng = Rng::new(0x5eed_0001);
+    let m = machines::one_tib_two_nodes();
+    let random = machines::random_pfns(&mut rng, m.pfn_end);
+    lookup_group(c, "lookup_1tib_random", &m, &random, true);
+    // A scan across a sub-section boundary inside node 1's RAM.
+    let seq = machines::sequential_pfns(((600 * GIB) >> 12) - 512);
+    lookup_group(c, "lookup_1tib_sequential", &m, &seq, false);
+    drop(m);
+    let sparse = machines::sparse_52_bit(&mut rng);
+    // Half the pfns inside the sparse ranges, half anywhere in the 52-bit space.
+    let mut pfns = machines::random_pfns(&mut rng, sparse.pfn_end);
+    for (i, p) in pfns.iter_mut().enumerate().filter(|(i, _)| i % 2 == 0) {
+        let (s, e) = sparse.ranges[i / 2 % sparse.ranges.len()];
+        *p = s + rng.below(e - s);
+    }
+    lookup_group(c, "lookup_sparse52_random", &sparse, &pfns, false);
+}
+
+fn hotplug(c: &mut Criterion) {
+    let m = machines::one_tib_two_nodes();
+    let map = &*m.map;
+    let mut g = c.benchmark_group("hotplug");
+    g.bench_function("block_cycle", |b| {
+        b.iter(|| machines::block_cycle(map, black_box(1012 * GIB)))
+    });
+    g.bench_function("device_subsection", |b| {
+        b.iter(|| {
+            map.add_device(1, black_box(1010 * GIB), 2 * MIB).unwrap();
+            map.remove_device(black_box(1010 * GIB), 2 * MIB).unwrap();
+        })
+    });
+    g.bench_function("boot_finish_1024_ranges", |b| {
+        b.iter_batched(
+            || {
+                let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+                machines::add_1024_boot_ranges(&map);
+                map
+            },
+            |map| {
+                map.boot_finish().unwrap();
+                map
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+/// Reader throughput alone, then with a writer churning device sub-sections and a
+/// block on the other core (the ratio is the concurrency issue's ≥ 0.9 target).
+fn scaling(c: &mut Criterion) {
+    let mut rng = Rng::new(0x5eed_0002);
+    let m = machines::one_tib_two_nodes();
+    let map = &*m.map;
+    let pfns = machines::random_pfns(&mut rng, m.pfn_end);
+    let mut g = c.benchmark_group("scaling");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function("pfn_valid_idle", |b| {
+        b.iter(|| count(&pfns, |p| map.pfn_valid(Pfn(p))))
+    });
+    let stop = AtomicBool::new(false);
+    let churned = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                machines::churn_once(map, i);
+                i += 1;
+            }
+            churned.store(i, Ordering::Relaxed);
+        });
+        g.bench_function("pfn_valid_writer_churning", |b| {
+            b.iter(|| count(&pfns, |p| map.pfn_valid(Pfn(p))))
+        });
+        stop.store(true, Ordering::Relaxed);
+    });
+    g.finish();
+    eprintln!(
+        "scaling: the writer ran {} churn cycles during the measurement",
+        churned.load(Ordering::Relaxed)
+    );
+}
+
+/// Finding every valid pfn of a sparse window: the `next_valid_pfn` walk against a
+/// `pfn_valid` loop over every pfn (16 GiB window, 2 GiB of it RAM).
+fn walk(c: &mut Criterion) {
+    let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    for i in 0..4u64 {
+        map.boot_add_ram(0, 64 * GIB + i * 4 * GIB, GIB / 2)
+            .unwrap();
+    }
+    map.boot_finish().unwrap();
+    let (lo, hi) = ((64 * GIB) >> 12, (80 * GIB) >> 12);
+    let walked = || {
+        let (mut n, mut p) = (0u64, lo);
+        while let Some(Pfn(v)) = map.next_valid_pfn(Pfn(p)) {
+            if v >= hi {
+                break;
+            }
+            n += 1;
+            p = v + 1;
+        }
+        n
+    };
+    let looped = || (lo..hi).filter(|p| map.pfn_valid(Pfn(*p))).count() as u64;
+    assert_eq!(walked(), looped());
+    let mut g = c.benchmark_group("walk");
+    g.sample_size(10);
+    g.bench_function("next_valid_pfn", |b| b.iter(walked));
+    g.bench_function("per_pfn_loop", |b| b.iter(looped));
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50)
+}
+
+criterion_group! {
+    name = suite;
+    config = config();
+    targets = lookups, hotplug, scaling, walk
+}
+
+fn main() {
+    suite();
+    let c = Criterion::default().configure_from_args();
+    c.final_summary();
+    // Under `cargo test` criterion runs each routine once; only a real run reports.
+    if std::env::args().any(|a| a == "--bench") {
+        report::write();
+    }
+}
