@@ -4,7 +4,7 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test rust-test lint no-std run sizes bench header header-check c-abi c-test loom miri miri-all
+.PHONY: test rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all
 
 test: lint rust-test loom no-std c-abi c-test
 
@@ -99,3 +99,20 @@ miri:
 	$(MIRI) --lib --test stress --test boot_scenarios
 miri-all:
 	$(MIRI) --lib --test stress --test boot_scenarios --test device_scenarios --test ram_hotplug --test snapshot_export --test rollback
+
+# cargo-fuzz targets (core/fuzz, nightly + cargo-fuzz): each runs FUZZ_SECONDS under
+# ASan from a copy of its committed seed corpus; libFuzzer's final stats (executions,
+# coverage) are printed. A difference from the model or a changed map is a crash.
+FUZZ_SECONDS ?= 45
+FUZZ_TARGETS := differential restore
+fuzz:
+	@mkdir -p target
+	@for t in $(FUZZ_TARGETS); do \
+	  c=$(CURDIR)/target/fuzz-corpus/$$t; log=$(CURDIR)/target/fuzz-$$t.log; \
+	  rm -rf $$c && mkdir -p $$c && cp core/fuzz/corpus/$$t/* $$c/ || exit 1; \
+	  if (cd core && $(CARGO) +nightly fuzz run $$t $$c -- -max_total_time=$(FUZZ_SECONDS) \
+	      -print_final_stats=1) > $$log 2>&1; then \
+	    echo "fuzz $$t: no crash in $(FUZZ_SECONDS) s"; \
+	    grep -E '^#[0-9]+' $$log | tail -1; grep -E '^stat::number_of_executed_units' $$log; \
+	  else tail -60 $$log; echo "fuzz $$t: FAILED (log: $$log)"; exit 1; fi; \
+	done

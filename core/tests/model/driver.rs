@@ -1,0 +1,363 @@
+//! The differential driver: draws operations from a [`Source`], applies each to
+//! sparsemem and to the [`Model`], and compares every return code and, after every
+//! step, every block, every zone span of nodes 0-2 and a sample of pfn answers. Used by
+//! tests/differential.rs (seeded generator) and by the cargo-fuzz target
+//! core/fuzz/fuzz_targets/differential.rs (libFuzzer's bytes).
+
+use std::cell::Cell;
+
+use super::{Kind, Model, OnlineKind, State, BLOCK, GIB, MIB, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
+use sparsemem::{
+    BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SparseMap, Zone,
+};
+
+/// Where the driver's choices come from.
+pub trait Source {
+    /// A value below `n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64;
+}
+
+/// libFuzzer's input read as a stream of choices; zeros once it is used up.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Source for Bytes<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        let want = if n > 1 << 16 { 4 } else { 2 };
+        let take = self.0.len().min(want);
+        let (head, rest) = self.0.split_at(take);
+        self.0 = rest;
+        let v = head.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+        v % n.max(1)
+    }
+}
+
+fn boot(movable_node: bool) -> Box<SparseMap> {
+    let cfg = Config {
+        movable_node,
+        ..Config::x86_64()
+    };
+    let map = SparseMap::new_boxed(&cfg).unwrap();
+    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
+    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
+    map.boot_finish().unwrap();
+    map
+}
+
+/// The operations the driver draws from.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    AddMemory {
+        nid: i32,
+        start: u64,
+        size: u64,
+    },
+    RemoveMemory {
+        start: u64,
+        size: u64,
+    },
+    OfflineAndRemove {
+        start: u64,
+        size: u64,
+        veto: i32,
+    },
+    Online {
+        id: u64,
+        kind: OnlineKind,
+        veto: i32,
+    },
+    Offline {
+        id: u64,
+        veto: i32,
+    },
+    AddDevice {
+        nid: i32,
+        start: u64,
+        size: u64,
+    },
+    RemoveDevice {
+        start: u64,
+        size: u64,
+    },
+    SnapshotRestore,
+}
+
+fn nid(r: &mut impl Source) -> i32 {
+    [0, 0, 1, 1, 2, -1, 64][r.below(7) as usize]
+}
+
+/// A block-granular range, now and then misaligned or empty.
+fn blocks(r: &mut impl Source) -> (u64, u64) {
+    let start = r.below(NR_BLOCKS) * BLOCK;
+    let size = (1 + r.below(3)).min(NR_BLOCKS - start / BLOCK) * BLOCK;
+    match r.below(20) {
+        0 => (start + MIB, size),
+        1 => (start, 0),
+        2 => (start, size - 4096),
+        _ => (start, size),
+    }
+}
+
+/// A sub-section range, mostly above boot RAM, now and then misaligned or empty.
+fn subs(r: &mut impl Source) -> (u64, u64) {
+    let first = if r.below(4) == 0 { 0 } else { 3 * GIB / SUB };
+    let start = (first + r.below(8 * GIB / SUB - first)) * SUB;
+    let size = ((1 + r.below(8)) * SUB).min(8 * GIB - start);
+    match r.below(20) {
+        0 => (start + 4096, size),
+        1 => (start, 0),
+        _ => (start, size),
+    }
+}
+
+/// A notifier answer: mostly none, sometimes -EBUSY, sometimes a bare positive value.
+fn veto(r: &mut impl Source) -> i32 {
+    match r.below(10) {
+        0 => -16,
+        1 => 1,
+        _ => 0,
+    }
+}
+
+fn draw(r: &mut impl Source, m: &Model) -> Op {
+    match r.below(16) {
+        0..=2 => {
+            let (start, size) = blocks(r);
+            Op::AddMemory {
+                nid: nid(r),
+                start,
+                size,
+            }
+        }
+        3 => {
+            let (start, size) = blocks(r);
+            Op::RemoveMemory { start, size }
+        }
+        4 => {
+            let (start, size) = blocks(r);
+            Op::OfflineAndRemove {
+                start,
+                size,
+                veto: veto(r),
+            }
+        }
+        5..=7 => {
+            let kind =
+                [OnlineKind::Online, OnlineKind::Kernel, OnlineKind::Movable][r.below(3) as usize];
+            Op::Online {
+                id: r.below(NR_BLOCKS),
+                kind,
+                veto: veto(r),
+            }
+        }
+        8..=9 => Op::Offline {
+            id: r.below(NR_BLOCKS),
+            veto: veto(r),
+        },
+        10..=11 => {
+            let (start, size) = subs(r);
+            Op::AddDevice {
+                nid: nid(r),
+                start,
+                size,
+            }
+        }
+        12..=13 => {
+            // Mostly a part of what is there, so that removals succeed.
+            let keys: Vec<u64> = m.device.keys().copied().collect();
+            if keys.is_empty() || r.below(4) == 0 {
+                let (start, size) = subs(r);
+                Op::RemoveDevice { start, size }
+            } else {
+                let s = keys[r.below(keys.len() as u64) as usize];
+                Op::RemoveDevice {
+                    start: s * SUB,
+                    size: (1 + r.below(3)) * SUB,
+                }
+            }
+        }
+        14 => Op::SnapshotRestore,
+        _ => Op::Offline {
+            id: r.below(24),
+            veto: 0,
+        },
+    }
+}
+
+fn veto_err(v: i32) -> Option<Error> {
+    (v != 0).then(|| Error::from_veto(v))
+}
+
+/// Applies one operation to both; returns (map's result, model's result).
+fn apply(
+    map: &mut Box<SparseMap>,
+    m: &mut Model,
+    op: Op,
+) -> (Result<(), Error>, Result<(), Error>) {
+    let answer = Cell::new(0);
+    let notifier = |ev: MemEvent, _: &sparsemem::BlockInfo| match ev {
+        MemEvent::GoingOnline | MemEvent::GoingOffline => answer.get(),
+        _ => 0,
+    };
+    match op {
+        Op::AddMemory { nid, start, size } => (
+            map.add_memory(nid, start, size, &notifier),
+            m.add_memory(nid, start, size),
+        ),
+        Op::RemoveMemory { start, size } => {
+            (map.remove_memory(start, size), m.remove_memory(start, size))
+        }
+        Op::OfflineAndRemove { start, size, veto } => {
+            answer.set(veto);
+            (
+                map.offline_and_remove_memory(start, size, &notifier),
+                m.offline_and_remove_memory(start, size, veto_err(veto)),
+            )
+        }
+        Op::Online { id, kind, veto } => {
+            answer.set(veto);
+            let ty = match kind {
+                OnlineKind::Online => OnlineType::Online,
+                OnlineKind::Kernel => OnlineType::Kernel,
+                OnlineKind::Movable => OnlineType::Movable,
+            };
+            (
+                map.online_block(BlockId(id), ty, &notifier),
+                m.online_block(id, kind, veto_err(veto)),
+            )
+        }
+        Op::Offline { id, veto } => {
+            answer.set(veto);
+            (
+                map.offline_block(BlockId(id), &notifier),
+                m.offline_block(id, veto_err(veto)),
+            )
+        }
+        Op::AddDevice { nid, start, size } => (
+            map.add_device(nid, start, size),
+            m.add_device(nid, start, size),
+        ),
+        Op::RemoveDevice { start, size } => {
+            (map.remove_device(start, size), m.remove_device(start, size))
+        }
+        Op::SnapshotRestore => {
+            let mut buf = vec![0u8; map.snapshot_bytes()];
+            let n = map.snapshot(&mut buf).unwrap();
+            let fresh = SparseMap::new_boxed(&map.config()).unwrap();
+            fresh.restore(&buf[..n]).unwrap();
+            let mut again = vec![0u8; fresh.snapshot_bytes()];
+            let k = fresh.snapshot(&mut again).unwrap();
+            assert_eq!(
+                buf[..n],
+                again[..k],
+                "snapshot -> restore -> snapshot differs"
+            );
+            *map = fresh;
+            (Ok(()), Ok(()))
+        }
+    }
+}
+
+/// Every block, every zone span of nodes 0-2, and `samples` pfn answers.
+fn compare(map: &SparseMap, m: &Model, r: &mut impl Source, samples: usize) -> Result<(), String> {
+    for id in 0..NR_BLOCKS {
+        let got = map.block_info(BlockId(id));
+        let want = m.blocks.get(&id);
+        match (got, want) {
+            (Err(Error::NoEnt), None) => {}
+            (Ok(b), Some(w)) => {
+                let state = match w.state {
+                    State::Online(_) => BlockState::Online,
+                    State::Offline => BlockState::Offline,
+                };
+                let zone = match w.state {
+                    State::Online(z) => z,
+                    State::Offline => Zone::None,
+                };
+                if (b.nid, b.state, b.zone) != (w.nid, state, zone) {
+                    return Err(format!(
+                        "block {id}: map {:?} {:?} {:?}, model {w:?}",
+                        b.nid, b.state, b.zone
+                    ));
+                }
+                let vz = map.valid_zones(BlockId(id)).unwrap().to_string();
+                if Some(&vz) != m.valid_zones(id).as_ref() {
+                    return Err(format!(
+                        "block {id} valid_zones: map {vz:?}, model {:?}",
+                        m.valid_zones(id)
+                    ));
+                }
+            }
+            (got, want) => return Err(format!("block {id}: map {got:?}, model {want:?}")),
+        }
+    }
+    for nid in 0..3 {
+        for zone in [
+            Zone::Dma,
+            Zone::Dma32,
+            Zone::Normal,
+            Zone::Movable,
+            Zone::Device,
+        ] {
+            let got = map
+                .zone_span(nid, zone)
+                .ok()
+                .map(|s| (s.start.0, s.end.0, s.present_pages));
+            let want = m.zone_span(nid, zone);
+            if got != want {
+                return Err(format!(
+                    "node {nid} {zone:?} span: map {got:x?}, model {want:x?}"
+                ));
+            }
+        }
+    }
+    for _ in 0..samples {
+        let pfn = r.below(NR_BLOCKS * PAGES_PER_BLOCK);
+        let p = Pfn(pfn);
+        let kind = match m.kind(pfn) {
+            Kind::Hole => PfnKind::Hole,
+            Kind::Ram => PfnKind::Ram,
+            Kind::Device => PfnKind::Device,
+        };
+        let want = (
+            m.pfn_valid(pfn),
+            m.pfn_online(pfn),
+            kind,
+            m.pfn_nid(pfn),
+            m.pfn_zone(pfn),
+        );
+        let got = (
+            map.pfn_valid(p),
+            map.pfn_online(p),
+            map.pfn_info(p).map_or(PfnKind::Hole, |i| i.kind),
+            map.pfn_info(p).map_or(-1, |i| i.nid),
+            map.pfn_info(p).map_or(Zone::None, |i| i.zone),
+        );
+        if got != want {
+            return Err(format!("pfn {pfn:#x}: map {got:?}, model {want:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// One sequence; Err describes the first difference.
+pub fn run_case(r: &mut impl Source, steps: usize) -> Result<usize, String> {
+    let trace = std::env::var_os("DIFF_TRACE").is_some();
+    let movable_node = r.below(4) == 0;
+    let mut map = boot(movable_node);
+    let mut m = Model::boot(movable_node);
+    compare(&map, &m, r, 64).map_err(|e| format!("after boot: {e}"))?;
+    let mut ok = 0;
+    for step in 0..steps {
+        let op = draw(r, &m);
+        let (got, want) = apply(&mut map, &mut m, op);
+        if trace {
+            eprintln!("{step}: {op:x?} -> {got:?}");
+        }
+        if got != want {
+            return Err(format!("step {step} {op:?}: map {got:?}, model {want:?}"));
+        }
+        ok += usize::from(got.is_ok());
+        compare(&map, &m, r, 24).map_err(|e| format!("after step {step} {op:?}: {e}"))?;
+    }
+    Ok(ok)
+}

@@ -1,0 +1,404 @@
+//! The reference model: sparsemem's hotplug contract (c-api.md, semantics.md §3)
+//! written the obvious way, over a small x86-64 machine, so that a differential driver
+//! can run the same operations on both and compare every answer.
+//!
+//! The world: 64 memory blocks of 128 MiB (= sections) from 0 to 8 GiB. Boot RAM is
+//! node 0 [1 MiB, 2 GiB) and node 1 [2 GiB, 3 GiB): block 0 has a hole below 1 MiB and
+//! spans DMA and DMA32 (zone none, never offlinable), blocks 1-23 are DMA32. Everything
+//! else comes and goes through the operations. State is per block and per 2 MiB
+//! sub-section; every derived answer (zone spans, valid_zones, pfn answers) is
+//! recomputed from it each time, never updated incrementally.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+pub mod driver;
+
+use sparsemem::{Error, Zone};
+
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+pub const BLOCK: u64 = 128 * MIB;
+pub const SUB: u64 = 2 * MIB;
+pub const PAGES_PER_BLOCK: u64 = BLOCK >> 12;
+pub const PAGES_PER_SUB: u64 = SUB >> 12;
+pub const NR_BLOCKS: u64 = 64;
+/// Node ids the map accepts are 0..MAX_NODES.
+pub const MAX_NODES: i32 = 64;
+/// ZONE_DMA ends at 16 MiB, ZONE_DMA32 at 4 GiB (pfns).
+const DMA_END: u64 = (16 * MIB) >> 12;
+const DMA32_END: u64 = (4 * GIB) >> 12;
+/// Boot RAM of block 0 starts at 1 MiB.
+const BLOCK0_RAM: u64 = MIB >> 12;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Online(Zone),
+    Offline,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub nid: i32,
+    /// Created by boot (its section stays early until removed).
+    pub early: bool,
+    pub state: State,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnlineKind {
+    Online,
+    Kernel,
+    Movable,
+}
+
+/// What a pfn is (page-granular).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Hole,
+    Ram,
+    Device,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub movable_node: bool,
+    pub blocks: BTreeMap<u64, Block>,
+    /// Active device sub-sections (index from 0) and their node.
+    pub device: BTreeMap<u64, i32>,
+    /// ZONE_DEVICE spans per node: grow on add, never shrink (Linux).
+    pub device_span: BTreeMap<i32, (u64, u64)>,
+}
+
+pub type Res = Result<(), Error>;
+
+impl Model {
+    pub fn boot(movable_node: bool) -> Self {
+        let mut blocks = BTreeMap::new();
+        for id in 0..24 {
+            let zone = if id == 0 { Zone::None } else { Zone::Dma32 };
+            let nid = if id < 16 { 0 } else { 1 };
+            blocks.insert(
+                id,
+                Block {
+                    nid,
+                    early: true,
+                    state: State::Online(zone),
+                },
+            );
+        }
+        Model {
+            movable_node,
+            blocks,
+            device: BTreeMap::new(),
+            device_span: BTreeMap::new(),
+        }
+    }
+
+    fn nid_ok(nid: i32) -> bool {
+        (0..MAX_NODES).contains(&nid)
+    }
+
+    /// Block ids of a block-aligned byte range.
+    fn block_ids(start: u64, size: u64) -> std::ops::Range<u64> {
+        start / BLOCK..(start + size) / BLOCK
+    }
+
+    fn aligned(start: u64, size: u64, align: u64) -> bool {
+        size != 0 && start % align == 0 && size % align == 0
+    }
+
+    // ---- pages ---------------------------------------------------------------------
+
+    pub fn kind(&self, pfn: u64) -> Kind {
+        let id = pfn / PAGES_PER_BLOCK;
+        if self.blocks.contains_key(&id) && !(id == 0 && pfn < BLOCK0_RAM) {
+            Kind::Ram
+        } else if self.device.contains_key(&(pfn / PAGES_PER_SUB)) {
+            Kind::Device
+        } else {
+            Kind::Hole
+        }
+    }
+
+    /// Linux pfn_valid: a whole early section, else an active sub-section.
+    pub fn pfn_valid(&self, pfn: u64) -> bool {
+        let id = pfn / PAGES_PER_BLOCK;
+        match self.blocks.get(&id) {
+            Some(b) if b.early => true,
+            Some(_) => true, // a hot-added block activates all its sub-sections
+            None => self.device.contains_key(&(pfn / PAGES_PER_SUB)),
+        }
+    }
+
+    /// The zone a RAM pfn of an online block is in (block 0 holds DMA and DMA32 pages).
+    fn page_zone(&self, pfn: u64) -> Option<Zone> {
+        let b = self.blocks.get(&(pfn / PAGES_PER_BLOCK))?;
+        match b.state {
+            State::Online(Zone::None) if self.kind(pfn) == Kind::Ram => Some(if pfn < DMA_END {
+                Zone::Dma
+            } else {
+                Zone::Dma32
+            }),
+            State::Online(z) => Some(z),
+            State::Offline => None,
+        }
+    }
+
+    pub fn pfn_online(&self, pfn: u64) -> bool {
+        self.kind(pfn) == Kind::Ram && self.page_zone(pfn).is_some()
+    }
+
+    /// pfn_info's nid: the block's, else the device memory's, else NID_NONE.
+    pub fn pfn_nid(&self, pfn: u64) -> i32 {
+        if let Some(b) = self.blocks.get(&(pfn / PAGES_PER_BLOCK)) {
+            return b.nid;
+        }
+        self.device
+            .get(&(pfn / PAGES_PER_SUB))
+            .copied()
+            .unwrap_or(-1)
+    }
+
+    /// pfn_info's zone: an online RAM page's own zone, Device for device memory.
+    pub fn pfn_zone(&self, pfn: u64) -> Zone {
+        match self.kind(pfn) {
+            Kind::Ram => self.page_zone(pfn).unwrap_or(Zone::None),
+            Kind::Device => Zone::Device,
+            Kind::Hole => Zone::None,
+        }
+    }
+
+    // ---- zones ---------------------------------------------------------------------
+
+    /// The span and present pages of a zone on a node: the hull of its online RAM
+    /// pages (for ZONE_DEVICE: of every device range ever added on the node).
+    pub fn zone_span(&self, nid: i32, zone: Zone) -> Option<(u64, u64, u64)> {
+        if zone == Zone::Device {
+            return self.device_span.get(&nid).map(|(s, e)| (*s, *e, 0));
+        }
+        let (mut lo, mut hi, mut present) = (u64::MAX, 0, 0);
+        for (id, b) in &self.blocks {
+            if b.nid != nid {
+                continue;
+            }
+            let first = id * PAGES_PER_BLOCK;
+            for (s, e) in self.zone_pages_of_block(*id, first) {
+                if s < e && self.page_zone(s) == Some(zone) {
+                    lo = lo.min(s);
+                    hi = hi.max(e);
+                    present += e - s;
+                }
+            }
+        }
+        (present > 0).then_some((lo, hi, present))
+    }
+
+    /// A block's RAM as runs of one zone each (block 0: DMA, then DMA32).
+    fn zone_pages_of_block(&self, id: u64, first: u64) -> Vec<(u64, u64)> {
+        if id == 0 {
+            vec![(BLOCK0_RAM, DMA_END), (DMA_END, PAGES_PER_BLOCK)]
+        } else {
+            vec![(first, first + PAGES_PER_BLOCK)]
+        }
+    }
+
+    fn span_meets(&self, nid: i32, zone: Zone, id: u64) -> bool {
+        let (s, e) = (id * PAGES_PER_BLOCK, (id + 1) * PAGES_PER_BLOCK);
+        self.zone_span(nid, zone)
+            .is_some_and(|(lo, hi, _)| lo < e && s < hi)
+    }
+
+    /// ONLINE_KERNEL's zone: the lowest of DMA, DMA32 whose span on the node meets the
+    /// block, else Normal.
+    fn kernel_zone(&self, nid: i32, id: u64) -> Zone {
+        [Zone::Dma, Zone::Dma32]
+            .into_iter()
+            .find(|z| self.span_meets(nid, *z, id))
+            .unwrap_or(Zone::Normal)
+    }
+
+    /// contig-zones: the one of kernel zone and Movable whose span meets the block
+    /// when exactly one does, else Movable with movable_node, else the kernel zone.
+    fn default_zone(&self, nid: i32, id: u64) -> Zone {
+        let k = self.kernel_zone(nid, id);
+        match (
+            self.span_meets(nid, k, id),
+            self.span_meets(nid, Zone::Movable, id),
+        ) {
+            (true, false) => k,
+            (false, true) => Zone::Movable,
+            _ if self.movable_node => Zone::Movable,
+            _ => k,
+        }
+    }
+
+    /// sysfs valid_zones: the zone of an online block ("none" for zone none); for an
+    /// offline block the default zone, then the kernel zone, then Movable.
+    pub fn valid_zones(&self, id: u64) -> Option<String> {
+        let b = self.blocks.get(&id)?;
+        Some(match b.state {
+            State::Online(z) => z.name().to_string(),
+            State::Offline => {
+                let mut out: Vec<Zone> = vec![self.default_zone(b.nid, id)];
+                for z in [self.kernel_zone(b.nid, id), Zone::Movable] {
+                    if !out.contains(&z) {
+                        out.push(z);
+                    }
+                }
+                out.iter().map(|z| z.name()).collect::<Vec<_>>().join(" ")
+            }
+        })
+    }
+
+    // ---- operations ----------------------------------------------------------------
+
+    pub fn add_memory(&mut self, nid: i32, start: u64, size: u64) -> Res {
+        if !Self::aligned(start, size, BLOCK) || !Self::nid_ok(nid) {
+            return Err(Error::Inval);
+        }
+        let ids = Self::block_ids(start, size);
+        let subs = start / SUB..(start + size) / SUB;
+        if ids.clone().any(|id| self.blocks.contains_key(&id))
+            || self.device.range(subs).next().is_some()
+        {
+            return Err(Error::Exist);
+        }
+        for id in ids {
+            self.blocks.insert(
+                id,
+                Block {
+                    nid,
+                    early: false,
+                    state: State::Offline,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    fn check_remove(&self, start: u64, size: u64) -> Res {
+        if !Self::aligned(start, size, BLOCK) {
+            return Err(Error::Inval);
+        }
+        if Self::block_ids(start, size).any(|id| !self.blocks.contains_key(&id)) {
+            return Err(Error::NoEnt);
+        }
+        Ok(())
+    }
+
+    pub fn remove_memory(&mut self, start: u64, size: u64) -> Res {
+        self.check_remove(start, size)?;
+        let ids = Self::block_ids(start, size);
+        if ids
+            .clone()
+            .any(|id| self.blocks[&id].state != State::Offline)
+        {
+            return Err(Error::Busy);
+        }
+        for id in ids {
+            self.blocks.remove(&id);
+        }
+        Ok(())
+    }
+
+    /// The checks of offline_block that come before any notifier.
+    fn check_offline(&self, id: u64) -> Res {
+        let b = self.blocks.get(&id).ok_or(Error::NoEnt)?;
+        match b.state {
+            State::Offline => Err(Error::Inval),
+            State::Online(Zone::None) => Err(Error::Inval), // mixed zones (block 0)
+            State::Online(_) if id == 0 => Err(Error::Inval), // holes
+            State::Online(_) => Ok(()),
+        }
+    }
+
+    pub fn offline_block(&mut self, id: u64, veto: Option<Error>) -> Res {
+        self.check_offline(id)?;
+        if let Some(e) = veto {
+            return Err(e);
+        }
+        self.blocks.get_mut(&id).unwrap().state = State::Offline;
+        Ok(())
+    }
+
+    pub fn offline_and_remove_memory(&mut self, start: u64, size: u64, veto: Option<Error>) -> Res {
+        self.check_remove(start, size)?;
+        let ids = Self::block_ids(start, size);
+        let online: Vec<u64> = ids
+            .clone()
+            .filter(|id| self.blocks[id].state != State::Offline)
+            .collect();
+        for id in &online {
+            self.check_offline(*id)?;
+        }
+        if let (Some(e), false) = (veto, online.is_empty()) {
+            return Err(e);
+        }
+        for id in ids {
+            self.blocks.remove(&id);
+        }
+        Ok(())
+    }
+
+    pub fn online_block(&mut self, id: u64, kind: OnlineKind, veto: Option<Error>) -> Res {
+        let b = *self.blocks.get(&id).ok_or(Error::NoEnt)?;
+        if b.state != State::Offline {
+            return Err(Error::Inval);
+        }
+        let zone = match kind {
+            OnlineKind::Movable => Zone::Movable,
+            OnlineKind::Kernel => self.kernel_zone(b.nid, id),
+            OnlineKind::Online => self.default_zone(b.nid, id),
+        };
+        if let Some(e) = veto {
+            return Err(e);
+        }
+        self.blocks.get_mut(&id).unwrap().state = State::Online(zone);
+        Ok(())
+    }
+
+    pub fn add_device(&mut self, nid: i32, start: u64, size: u64) -> Res {
+        if !Self::aligned(start, size, SUB) || !Self::nid_ok(nid) {
+            return Err(Error::Inval);
+        }
+        let (first, last) = (start >> 12, (start + size) >> 12);
+        if (first..last)
+            .step_by(PAGES_PER_SUB as usize)
+            .any(|p| self.blocks.contains_key(&(p / PAGES_PER_BLOCK)))
+        {
+            return Err(Error::NxIo); // every existing block holds RAM in each sub-section
+        }
+        let subs = start / SUB..(start + size) / SUB;
+        if self.device.range(subs.clone()).next().is_some() {
+            return Err(Error::Exist);
+        }
+        // sparsemem keeps one device node per section (its documented restriction).
+        let per_section = BLOCK / SUB;
+        let sections = start / BLOCK..(start + size).div_ceil(BLOCK);
+        let subs_of_sections = sections.start * per_section..sections.end * per_section;
+        if self.device.range(subs_of_sections).any(|(_, n)| *n != nid) {
+            return Err(Error::Inval);
+        }
+        for s in subs {
+            self.device.insert(s, nid);
+        }
+        let span = self.device_span.entry(nid).or_insert((first, last));
+        *span = (span.0.min(first), span.1.max(last));
+        Ok(())
+    }
+
+    pub fn remove_device(&mut self, start: u64, size: u64) -> Res {
+        if !Self::aligned(start, size, SUB) {
+            return Err(Error::Inval);
+        }
+        let subs = start / SUB..(start + size) / SUB;
+        if subs.clone().any(|s| !self.device.contains_key(&s)) {
+            return Err(Error::NoEnt);
+        }
+        for s in subs {
+            self.device.remove(&s);
+        }
+        Ok(())
+    }
+}
