@@ -6,8 +6,9 @@ use crate::addr::{BlockId, Pfn, SectionNr};
 use crate::block::NID_NONE;
 use crate::capacity::MAX_SUBSECTIONS;
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 use crate::map::SparseMap;
-use crate::section::{SectionFlags, SubState};
+use crate::section::{Section, SectionFlags, SubState};
 use crate::zone::Zone;
 
 /// `SMEM_SUBSECTION_WORDS`: 64-bit words of a section's active and device masks.
@@ -71,14 +72,20 @@ struct PfnView {
 }
 
 impl SparseMap {
-    /// One flags load and one state load: the snapshot every pfn answer derives from.
+    /// The section holding a pfn below the limit, with the geometry that found it.
     #[inline]
-    fn view(&self, pfn: Pfn) -> Option<PfnView> {
-        let g = self.geometry();
+    fn pfn_section(&self, pfn: Pfn) -> Option<(Geometry, &Section)> {
+        let g = self.pfn_geometry();
         if !g.pfn_in_range(pfn) {
             return None;
         }
-        let sec = self.table.get(g.section_of(pfn))?;
+        Some((g, self.table.get(g.section_of(pfn))?))
+    }
+
+    /// One flags load and one state load: the snapshot every pfn answer derives from.
+    #[inline]
+    fn view(&self, pfn: Pfn) -> Option<PfnView> {
+        let (g, sec) = self.pfn_section(pfn)?;
         let flags = sec.flags();
         let state = if flags.contains(SectionFlags::VALID) {
             sec.state(g.subsection_index(pfn))
@@ -111,11 +118,7 @@ impl SparseMap {
     pub fn pfn_valid(&self, pfn: Pfn) -> bool {
         // `view` without its state load when the flags already answer: most pfns of a
         // machine lie in early sections, and this is the hottest query.
-        let g = self.pfn_geometry();
-        if !g.pfn_in_range(pfn) {
-            return false;
-        }
-        let Some(sec) = self.table.get(g.section_of(pfn)) else {
+        let Some((g, sec)) = self.pfn_section(pfn) else {
             return false;
         };
         let flags = sec.flags();

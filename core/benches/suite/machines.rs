@@ -7,6 +7,8 @@ use std::ops::ControlFlow;
 
 use sparsemem::{Config, OnlineType, SparseMap};
 
+pub use super::common::Rng;
+
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
 pub const TIB: u64 = 1 << 40;
@@ -138,23 +140,4 @@ pub fn random_pfns(rng: &mut Rng, end: u64) -> Vec<u64> {
 /// `BATCH` consecutive pfns from `start` (a scan, as a VMM's dirty-page walk does).
 pub fn sequential_pfns(start: u64) -> Vec<u64> {
     (start..start + BATCH as u64).collect()
-}
-
-/// xorshift64*: reproducible pfns without a dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform enough below `n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        ((self.next() as u128 * n as u128) >> 64) as u64
-    }
 }

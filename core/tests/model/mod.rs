@@ -121,14 +121,12 @@ impl Model {
         }
     }
 
-    /// Linux pfn_valid: a whole early section, else an active sub-section.
+    /// Linux pfn_valid: a whole early section, else an active sub-section. A block
+    /// here is one section, and a hot-added block activates all its sub-sections, so
+    /// every pfn of an existing block is valid.
     pub fn pfn_valid(&self, pfn: u64) -> bool {
-        let id = pfn / PAGES_PER_BLOCK;
-        match self.blocks.get(&id) {
-            Some(b) if b.early => true,
-            Some(_) => true, // a hot-added block activates all its sub-sections
-            None => self.device.contains_key(&(pfn / PAGES_PER_SUB)),
-        }
+        self.blocks.contains_key(&(pfn / PAGES_PER_BLOCK))
+            || self.device.contains_key(&(pfn / PAGES_PER_SUB))
     }
 
     /// The zone a RAM pfn of an online block is in (block 0 holds DMA and DMA32 pages).
