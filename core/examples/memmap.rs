@@ -20,7 +20,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use sparsemem::{AutoOnline, Config, MemRange, RangeKind, SparseMap};
+use sparsemem::{Config, MemRange, RangeKind, SparseMap};
 
 /// Appends one formatted line to a `String` (writing to a `String` cannot fail).
 macro_rules! say {
@@ -261,39 +261,15 @@ fn map_from_iomem(
     Ok(map)
 }
 
-/// The configuration a snapshot was taken with, from its header (version 1, see the
-/// core's `snapshot` module): `restore` needs a map initialised with exactly it.
-fn snapshot_config(file: &str, buf: &[u8]) -> Result<Config, Failure> {
-    let bad = |why: &str| Failure::input(format!("{file}: not a sparsemem snapshot: {why}"));
-    if buf.len() < 52 || &buf[..8] != b"SMEMSNAP" {
-        return Err(bad("no SMEMSNAP header"));
-    }
-    let u32_at = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
-    let u64_at = |i: usize| (u64::from(u32_at(i + 4)) << 32) | u64::from(u32_at(i));
-    let version = u32_at(8);
-    if version != 1 {
-        return Err(bad(&format!(
-            "version {version}, this memmap reads version 1"
-        )));
-    }
-    Ok(Config {
-        page_shift: buf[20],
-        subsection_shift: buf[21],
-        section_shift: buf[22],
-        max_phys_bits: buf[23],
-        movable_node: buf[24] != 0,
-        auto_online: AutoOnline::from_u8(buf[25]).ok_or_else(|| bad("bad auto-online value"))?,
-        block_size: u64_at(28),
-        zone_dma_end: u64_at(36),
-        zone_dma32_end: u64_at(44),
-    })
-}
-
 /// The map of a snapshot file; anything `restore` rejects is an input error.
 fn map_from_snapshot(path: &Path) -> Result<Box<SparseMap>, Failure> {
     let file = path.display().to_string();
     let buf = fs::read(path).map_err(|e| Failure::input(format!("{file}: cannot read: {e}")))?;
-    let cfg = snapshot_config(&file, &buf)?;
+    let cfg = sparsemem::snapshot_config(&buf).map_err(|e| {
+        Failure::input(format!(
+            "{file}: not a sparsemem snapshot (header, version or checksum): {e}"
+        ))
+    })?;
     let map = SparseMap::new_boxed(&cfg).map_err(|e| {
         Failure::input(format!(
             "{file}: not a sparsemem snapshot: its configuration: {e}"

@@ -69,6 +69,7 @@ pub use map::{Phase, SparseMap};
 pub use notify::{MemEvent, Notifier};
 pub use query::{PfnInfo, PfnKind, SectionInfo, SUBSECTION_WORDS};
 pub use section::SectionFlags;
+pub use snapshot::snapshot_config;
 pub use stats::Stats;
 pub use zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 

@@ -119,6 +119,57 @@ impl Reader<'_> {
     }
 }
 
+/// The header up to the record counts: magic, version, length, configuration, phase.
+fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8)> {
+    if r.slice(8)? != MAGIC || r.u32()? != VERSION || r.u64()? != len as u64 {
+        return Err(Error::Inval);
+    }
+    let page_shift = r.u8()?;
+    let subsection_shift = r.u8()?;
+    let section_shift = r.u8()?;
+    let max_phys_bits = r.u8()?;
+    let movable_node = match r.u8()? {
+        0 => false,
+        1 => true,
+        _ => return Err(Error::Inval),
+    };
+    let auto_online = AutoOnline::from_u8(r.u8()?).ok_or(Error::Inval)?;
+    let phase = r.u8()?;
+    if r.u8()? != 0 || phase > Phase::Running as u8 {
+        return Err(Error::Inval);
+    }
+    let cfg = Config {
+        page_shift,
+        subsection_shift,
+        section_shift,
+        max_phys_bits,
+        movable_node,
+        auto_online,
+        block_size: r.u64()?,
+        zone_dma_end: r.u64()?,
+        zone_dma32_end: r.u64()?,
+    };
+    Ok((cfg, phase))
+}
+
+/// `Inval` unless the last 4 bytes are the CRC-32 of the rest.
+fn check_crc(buf: &[u8]) -> Result<()> {
+    let body = buf.len().checked_sub(CRC).ok_or(Error::Inval)?;
+    let (data, sum) = buf.split_at(body);
+    if crc32(data) != (Reader { buf: sum, pos: 0 }).u32()? {
+        return Err(Error::Inval);
+    }
+    Ok(())
+}
+
+/// The configuration a snapshot was taken with, so that a tool can initialise a map
+/// for `restore` (which requires exactly it). Checks the magic, version, length and
+/// checksum; `Inval` otherwise. The records are checked only by `restore`.
+pub fn snapshot_config(buf: &[u8]) -> Result<Config> {
+    check_crc(buf)?;
+    read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, _)| cfg)
+}
+
 /// The parts of a snapshot header that decide its layout.
 struct Header {
     cfg: Config,
@@ -286,34 +337,7 @@ impl SparseMap {
     }
 
     fn read_header(&self, r: &mut Reader<'_>, len: usize) -> Result<Header> {
-        if r.slice(8)? != MAGIC || r.u32()? != VERSION || r.u64()? != len as u64 {
-            return Err(Error::Inval);
-        }
-        let page_shift = r.u8()?;
-        let subsection_shift = r.u8()?;
-        let section_shift = r.u8()?;
-        let max_phys_bits = r.u8()?;
-        let movable_node = match r.u8()? {
-            0 => false,
-            1 => true,
-            _ => return Err(Error::Inval),
-        };
-        let auto_online = AutoOnline::from_u8(r.u8()?).ok_or(Error::Inval)?;
-        let phase = r.u8()?;
-        if r.u8()? != 0 || phase > Phase::Running as u8 {
-            return Err(Error::Inval);
-        }
-        let cfg = Config {
-            page_shift,
-            subsection_shift,
-            section_shift,
-            max_phys_bits,
-            movable_node,
-            auto_online,
-            block_size: r.u64()?,
-            zone_dma_end: r.u64()?,
-            zone_dma32_end: r.u64()?,
-        };
+        let (cfg, phase) = read_config(r, len)?;
         let mut count = || -> Result<usize> { usize::try_from(r.u32()?).map_err(|_| Error::Inval) };
         let h = Header {
             cfg,
@@ -346,12 +370,7 @@ impl SparseMap {
     /// unchanged: everything is validated before anything is written. Must not run
     /// concurrently with any other call.
     pub fn restore(&self, buf: &[u8]) -> Result<()> {
-        let body = buf.len().checked_sub(CRC).ok_or(Error::Inval)?;
-        let (data, sum) = buf.split_at(body);
-        let mut sum_r = Reader { buf: sum, pos: 0 };
-        if crc32(data) != sum_r.u32()? {
-            return Err(Error::Inval);
-        }
+        check_crc(buf)?;
         let h = self.read_header(&mut Reader { buf, pos: 0 }, buf.len())?;
         self.apply(buf, &h, false)?;
         self.apply(buf, &h, true)

@@ -213,3 +213,27 @@ fn a_mixed_block_exports_one_range_per_node_and_page_exact_holes() {
     );
     assert_eq!(PhysAddr(0x1000).get(), 0x1000);
 }
+
+#[test]
+fn snapshot_config_reads_the_configuration_and_rejects_damage() {
+    for seed in 0..4 {
+        let map = random_state(seed);
+        let buf = snap(&map);
+        assert_eq!(sparsemem::snapshot_config(&buf), Ok(map.config()));
+        // Truncated, one byte flipped in the header, and in a record: all Inval.
+        assert_eq!(
+            sparsemem::snapshot_config(&buf[..buf.len() - 1]),
+            Err(Error::Inval)
+        );
+        for at in [0, 20, buf.len() / 2] {
+            let mut bad = buf.clone();
+            bad[at] ^= 0x10;
+            assert_eq!(
+                sparsemem::snapshot_config(&bad),
+                Err(Error::Inval),
+                "byte {at}"
+            );
+        }
+    }
+    assert_eq!(sparsemem::snapshot_config(&[]), Err(Error::Inval));
+}
