@@ -14,6 +14,9 @@
 //! preset and the ranges in registration order; `SPARSEMEM_SEED=<case seed>
 //! SPARSEMEM_CASES=1` replays exactly that case.
 
+mod common;
+
+use common::{splitmix64, Rng};
 use sparsemem::{
     BlockFlags, BlockId, BlockState, Config, Error, Pfn, PfnInfo, PfnKind, SectionFlags, SectionNr,
     SparseMap, Zone, NID_MIXED, SUBSECTION_WORDS,
@@ -28,49 +31,6 @@ const DEFAULT_SEED: u64 = 0x5eed_b007_2019_0618;
 const DEFAULT_CASES: u64 = 40;
 /// Nodes a case may use (node ids 0..MAX_CASE_NODES).
 const MAX_CASE_NODES: u64 = 4;
-
-// ---------------------------------------------------------------------------------
-// PRNG
-
-fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// xorshift64* (Vigna), its state seeded through splitmix64 so that every seed works.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(splitmix64(seed).max(1))
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// Uniform-enough in `0..n` (0 for n == 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            self.next() % n
-        }
-    }
-    /// In `lo..hi`.
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo)
-    }
-    /// True with probability `num / den`.
-    fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-}
 
 fn env_u64(name: &str) -> Option<u64> {
     let s = std::env::var(name).ok()?;

@@ -116,7 +116,7 @@ impl Model {
 }
 
 fn check_case(seed: u64) {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::new(seed);
     let cfg = [Config::x86_64(), Config::arm64_4k(), Config::arm64_64k()][rng.below(3) as usize];
     let nodes = 1 + rng.below(4);
     // A span around 4 GiB sometimes, so maps cross the DMA32 boundary.
@@ -333,7 +333,7 @@ fn the_generator_makes_varied_maps() {
     // nothing): across seeds, ranges must be many, unaligned, and multi-node.
     let (mut ranges, mut unaligned, mut multi) = (0, 0, 0);
     for seed in 1..=24u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::new(seed);
         let map = random_map(&mut rng, 1536 * MIB, 3);
         ranges += map.len();
         unaligned += map

@@ -27,7 +27,7 @@ fn ranges(map: &SparseMap) -> Vec<(u64, u64, i32, RangeKind)> {
 
 /// A map in a random state reached through random operations (failures allowed).
 fn random_state(seed: u64) -> Box<SparseMap> {
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     let map = machine();
     for _ in 0..60 {
         let block = 32 + rng.below(24);
