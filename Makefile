@@ -42,8 +42,11 @@ c-abi: header-check
 	@q=$$(nm target/debug/libsparsemem.so | grep -ci 'panic' || true); \
 	  echo "the debug build holds $$q panic symbols (the check can see them)"; test "$$q" -gt 0
 
+# The C differential driver replays traces of the Rust reference model: write them first.
 c-test: c-abi
-	$(MAKE) -C c-tests all LIB_DIR=$(abspath $(LIB_DIR)) INCLUDE_DIR=$(abspath include)
+	$(CARGO) test -p sparsemem --test differential traces_for_the_c_driver
+	$(MAKE) -C c-tests all LIB_DIR=$(abspath $(LIB_DIR)) INCLUDE_DIR=$(abspath include) \
+	  TRACE_DIR=$(abspath target/tmp/c-diff)
 
 run:
 	$(CARGO) run --release -p sparsemem --example memmap

@@ -2,9 +2,12 @@
 //! sparsemem and to the [`Model`], and compares every return code and, after every
 //! step, every block, every zone span of nodes 0-2 and a sample of pfn answers. Used by
 //! tests/differential.rs (seeded generator) and by the cargo-fuzz target
-//! core/fuzz/fuzz_targets/differential.rs (libFuzzer's bytes).
+//! core/fuzz/fuzz_targets/differential.rs (libFuzzer's bytes). A run can also write
+//! its trace: every operation with the model's return code, and every expected answer
+//! of the comparisons, which c-tests/test_differential.c replays through libsparsemem.
 
 use std::cell::Cell;
+use std::fmt::Write;
 
 use super::{Kind, Model, OnlineKind, State, BLOCK, GIB, MIB, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
 use sparsemem::{
@@ -183,6 +186,36 @@ fn draw(r: &mut impl Source, m: &Model) -> Op {
     }
 }
 
+/// Linux's sysfs `state` word for each online type.
+fn online_word(kind: OnlineKind) -> &'static str {
+    match kind {
+        OnlineKind::Online => "online",
+        OnlineKind::Kernel => "online_kernel",
+        OnlineKind::Movable => "online_movable",
+    }
+}
+
+/// The trace line of an operation (without its result).
+fn trace_op(op: Op) -> String {
+    match op {
+        Op::AddMemory { nid, start, size } => format!("add_memory {nid} {start:#x} {size:#x}"),
+        Op::RemoveMemory { start, size } => format!("remove_memory {start:#x} {size:#x}"),
+        Op::OfflineAndRemove { start, size, veto } => {
+            format!("offline_and_remove {start:#x} {size:#x} {veto}")
+        }
+        Op::Online { id, kind, veto } => format!("online {id} {} {veto}", online_word(kind)),
+        Op::Offline { id, veto } => format!("offline {id} {veto}"),
+        Op::AddDevice { nid, start, size } => format!("add_device {nid} {start:#x} {size:#x}"),
+        Op::RemoveDevice { start, size } => format!("remove_device {start:#x} {size:#x}"),
+        Op::SnapshotRestore => "snapshot_restore".to_string(),
+    }
+}
+
+/// The C return code of a result.
+fn rc(r: Result<(), Error>) -> i32 {
+    r.err().map_or(0, Error::errno)
+}
+
 fn veto_err(v: i32) -> Option<Error> {
     (v != 0).then(|| Error::from_veto(v))
 }
@@ -257,11 +290,32 @@ fn apply(
     }
 }
 
-/// Every block, every zone span of nodes 0-2, and `samples` pfn answers.
-fn compare(map: &SparseMap, m: &Model, r: &mut impl Source, samples: usize) -> Result<(), String> {
+/// Every block, every zone span of nodes 0-2, and `samples` pfn answers; with a trace,
+/// also writes the model's answer to each as a check line.
+fn compare(
+    map: &SparseMap,
+    m: &Model,
+    r: &mut impl Source,
+    samples: usize,
+    mut trace: Option<&mut String>,
+) -> Result<(), String> {
     for id in 0..NR_BLOCKS {
         let got = map.block_info(BlockId(id));
         let want = m.blocks.get(&id);
+        if let Some(t) = trace.as_deref_mut() {
+            match want {
+                None => writeln!(t, "block {id} absent"),
+                Some(w) => {
+                    let (state, zone) = match w.state {
+                        State::Online(z) => ("online", z),
+                        State::Offline => ("offline", Zone::None),
+                    };
+                    let vz = m.valid_zones(id).unwrap_or_default();
+                    writeln!(t, "block {id} {} {state} {zone} {vz}", w.nid)
+                }
+            }
+            .unwrap();
+        }
         match (got, want) {
             (Err(Error::NoEnt), None) => {}
             (Ok(b), Some(w)) => {
@@ -303,6 +357,15 @@ fn compare(map: &SparseMap, m: &Model, r: &mut impl Source, samples: usize) -> R
                 .ok()
                 .map(|s| (s.start.0, s.end.0, s.present_pages));
             let want = m.zone_span(nid, zone);
+            if let Some(t) = trace.as_deref_mut() {
+                match want {
+                    None => writeln!(t, "span {nid} {zone} absent"),
+                    Some((start, end, present)) => {
+                        writeln!(t, "span {nid} {zone} {start:#x} {end:#x} {present}")
+                    }
+                }
+                .unwrap();
+            }
             if got != want {
                 return Err(format!(
                     "node {nid} {zone:?} span: map {got:x?}, model {want:x?}"
@@ -325,6 +388,16 @@ fn compare(map: &SparseMap, m: &Model, r: &mut impl Source, samples: usize) -> R
             m.pfn_nid(pfn),
             m.pfn_zone(pfn),
         );
+        if let Some(t) = trace.as_deref_mut() {
+            let (valid, online, kind, nid, zone) = want;
+            let kind = match kind {
+                PfnKind::Hole => "hole",
+                PfnKind::Ram => "ram",
+                PfnKind::Device => "device",
+            };
+            let (valid, online) = (u8::from(valid), u8::from(online));
+            writeln!(t, "pfn {pfn:#x} {valid} {online} {kind} {nid} {zone}").unwrap();
+        }
         let got = (
             map.pfn_valid(p),
             map.pfn_online(p),
@@ -341,23 +414,45 @@ fn compare(map: &SparseMap, m: &Model, r: &mut impl Source, samples: usize) -> R
 
 /// One sequence; Err describes the first difference.
 pub fn run_case(r: &mut impl Source, steps: usize) -> Result<usize, String> {
-    let trace = std::env::var_os("DIFF_TRACE").is_some();
+    run(r, steps, None)
+}
+
+/// One sequence that also writes its trace for the C driver (c-tests/test_differential.c):
+/// `boot`, then per step the operation with the model's return code (`op args = rc`)
+/// and the check lines of the comparison after it.
+pub fn run_case_traced(
+    r: &mut impl Source,
+    steps: usize,
+    trace: &mut String,
+) -> Result<usize, String> {
+    run(r, steps, Some(trace))
+}
+
+fn run(r: &mut impl Source, steps: usize, mut trace: Option<&mut String>) -> Result<usize, String> {
+    let verbose = std::env::var_os("DIFF_TRACE").is_some();
     let movable_node = r.below(4) == 0;
     let mut map = boot(movable_node);
     let mut m = Model::boot(movable_node);
-    compare(&map, &m, r, 64).map_err(|e| format!("after boot: {e}"))?;
+    if let Some(t) = trace.as_deref_mut() {
+        writeln!(t, "boot {}", u8::from(movable_node)).unwrap();
+    }
+    compare(&map, &m, r, 64, trace.as_deref_mut()).map_err(|e| format!("after boot: {e}"))?;
     let mut ok = 0;
     for step in 0..steps {
         let op = draw(r, &m);
         let (got, want) = apply(&mut map, &mut m, op);
-        if trace {
+        if verbose {
             eprintln!("{step}: {op:x?} -> {got:?}");
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            writeln!(t, "{} = {}", trace_op(op), rc(want)).unwrap();
         }
         if got != want {
             return Err(format!("step {step} {op:?}: map {got:?}, model {want:?}"));
         }
         ok += usize::from(got.is_ok());
-        compare(&map, &m, r, 24).map_err(|e| format!("after step {step} {op:?}: {e}"))?;
+        compare(&map, &m, r, 24, trace.as_deref_mut())
+            .map_err(|e| format!("after step {step} {op:?}: {e}"))?;
     }
     Ok(ok)
 }
