@@ -10,9 +10,12 @@ test: lint rust-test loom no-std c-abi c-test
 
 # Per package: the core's tests turn on its `alloc` and `fault-injection` features,
 # which must not leak into the no_std C library (cargo unifies features per call).
+# The ffi package's tests (hostile input to every C function) build its source as part
+# of a std test program, with debug assertions and overflow checks on.
 rust-test:
 	$(CARGO) test -p sparsemem --all-targets
 	$(CARGO) test -p sparsemem --doc
+	$(CARGO) test -p sparsemem-ffi --tests
 
 lint:
 	$(CARGO) fmt --all -- --check

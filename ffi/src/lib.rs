@@ -8,7 +8,10 @@
 //! and library code is denied `unwrap`, indexing and unchecked arithmetic, so the
 //! panic handler below is unreachable from the exported functions (the C tests check
 //! that a linked program contains no panic path at all).
-#![cfg_attr(not(test), no_std)]
+// The hostility tests (ffi/tests/c_abi_hostile.rs) and the cargo-fuzz target `c_abi`
+// compile this file as a module of a std program: `test` and `fuzzing` leave out what
+// only the real no_std library needs.
+#![cfg_attr(not(any(test, fuzzing)), no_std)]
 #![allow(non_camel_case_types)]
 #![deny(
     clippy::arithmetic_side_effects,
@@ -32,7 +35,7 @@ pub use consts::*;
 
 /// Aborts on the impossible: library code is lint-checked to be panic-free, so this is
 /// never reached from an exported function.
-#[cfg(not(test))]
+#[cfg(not(any(test, fuzzing)))]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     loop {
@@ -44,7 +47,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 /// so a C program that links the static library without `--gc-sections` needs it.
 /// Nothing here ever unwinds (panic = "abort", and no panic path is reachable), so it
 /// is never called.
-#[cfg(not(test))]
+#[cfg(not(any(test, fuzzing)))]
 #[no_mangle]
 pub extern "C" fn rust_eh_personality() {}
 
