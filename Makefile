@@ -109,8 +109,8 @@ miri-all:
 # cargo-fuzz targets (core/fuzz, nightly + cargo-fuzz): each runs FUZZ_SECONDS under
 # ASan from a copy of its committed seed corpus; libFuzzer's final stats (executions,
 # coverage) are printed. A difference from the model or a changed map is a crash.
-FUZZ_SECONDS ?= 45
-FUZZ_TARGETS := differential restore
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := differential restore c_abi
 fuzz:
 	@mkdir -p target
 	@for t in $(FUZZ_TARGETS); do \
