@@ -88,21 +88,24 @@ static void snapshot_restore(struct replay *r) {
     r->map = fresh;
 }
 
-static uint8_t online_type(struct replay *r, const char *word) {
-    if (strcmp(word, "online") == 0) return SMEM_ONLINE;
-    if (strcmp(word, "online_kernel") == 0) return SMEM_ONLINE_KERNEL;
-    if (strcmp(word, "online_movable") == 0) return SMEM_ONLINE_MOVABLE;
-    CHECK(r, 0, "unknown online type %s", word);
+struct word {
+    const char *name;
+    uint8_t value;
+};
+
+/* The value of a trace word among `n` known ones. */
+static uint8_t lookup(struct replay *r, const char *what, const struct word *words, size_t n,
+                      const char *word) {
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(word, words[i].name) == 0) return words[i].value;
+    CHECK(r, 0, "unknown %s %s", what, word);
     return 0;
 }
 
-static uint8_t pfn_kind(struct replay *r, const char *word) {
-    if (strcmp(word, "hole") == 0) return SMEM_PFN_HOLE;
-    if (strcmp(word, "ram") == 0) return SMEM_PFN_RAM;
-    if (strcmp(word, "device") == 0) return SMEM_PFN_DEVICE;
-    CHECK(r, 0, "unknown pfn kind %s", word);
-    return 0;
-}
+static const struct word online_types[] = {
+    {"online", SMEM_ONLINE}, {"online_kernel", SMEM_ONLINE_KERNEL}, {"online_movable", SMEM_ONLINE_MOVABLE}};
+static const struct word pfn_kinds[] = {
+    {"hole", SMEM_PFN_HOLE}, {"ram", SMEM_PFN_RAM}, {"device", SMEM_PFN_DEVICE}};
 
 static uint8_t zone_by_name(struct replay *r, const char *name) {
     for (uint8_t z = SMEM_ZONE_NONE; z <= SMEM_ZONE_DEVICE; z++)
@@ -138,7 +141,7 @@ static void apply(struct replay *r, const char *op, const char *args) {
     } else if (strcmp(op, "online") == 0) {
         CHECK(r, sscanf(args, "%" SCNu64 " %31s %d", &id, word, &veto) == 3, "bad args");
         r->answer = veto;
-        got = smem_online_block(r->map, id, online_type(r, word));
+        got = smem_online_block(r->map, id, lookup(r, "online type", online_types, 3, word));
     } else if (strcmp(op, "offline") == 0) {
         CHECK(r, sscanf(args, "%" SCNu64 " %d", &id, &veto) == 2, "bad args");
         r->answer = veto;
@@ -223,7 +226,7 @@ static void check_pfn(struct replay *r, const char *args) {
               "pfn %#" PRIx64 ": pfn_info disagrees with pfn_valid/pfn_online", pfn);
     }
     CHECK(r, smem_pfn_valid(r->map, pfn) == (valid != 0) && smem_pfn_online(r->map, pfn) == (online != 0) &&
-              info.kind == pfn_kind(r, kind) && info.nid == nid && info.zone == zone_by_name(r, zone),
+              info.kind == lookup(r, "pfn kind", pfn_kinds, 3, kind) && info.nid == nid && info.zone == zone_by_name(r, zone),
           "pfn %#" PRIx64 ": libsparsemem %d %d kind %u nid %d %s, model %s", pfn,
           smem_pfn_valid(r->map, pfn), smem_pfn_online(r->map, pfn), info.kind, info.nid,
           smem_zone_name(info.zone), args);

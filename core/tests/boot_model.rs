@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{splitmix64, Rng};
+use common::{env_u64, splitmix64, Rng};
 use sparsemem::{
     BlockFlags, BlockId, BlockState, Config, Error, Pfn, PfnInfo, PfnKind, SectionFlags, SectionNr,
     SparseMap, Zone, NID_MIXED, SUBSECTION_WORDS,
@@ -31,16 +31,6 @@ const DEFAULT_SEED: u64 = 0x5eed_b007_2019_0618;
 const DEFAULT_CASES: u64 = 40;
 /// Nodes a case may use (node ids 0..MAX_CASE_NODES).
 const MAX_CASE_NODES: u64 = 4;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let s = std::env::var(name).ok()?;
-    let s = s.trim();
-    let v = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    Some(v.unwrap_or_else(|_| panic!("{name}={s:?} is not an integer")))
-}
 
 /// The seed of case `i`: the base seed itself for case 0, so that a printed case seed
 /// replays with `SPARSEMEM_CASES=1`.

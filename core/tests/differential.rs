@@ -12,7 +12,7 @@
 mod common;
 mod model;
 
-use common::Rng;
+use common::{env_u64, seeds, Rng};
 use model::driver::{run_case, run_case_traced, Source};
 
 impl Source for Rng {
@@ -21,22 +21,10 @@ impl Source for Rng {
     }
 }
 
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 fn sparsemem_agrees_with_the_reference_model() {
-    let steps = env("DIFF_STEPS", 150) as usize;
-    let seeds: Vec<u64> = match std::env::var("DIFF_SEED") {
-        Ok(s) => vec![s.parse().expect("DIFF_SEED is a number")],
-        Err(_) => (0..env("DIFF_CASES", 120))
-            .map(|i| 0xd1ff_0000 + i)
-            .collect(),
-    };
+    let steps = env_u64("DIFF_STEPS").unwrap_or(150) as usize;
+    let seeds = seeds("DIFF", 120, 0xd1ff_0000);
     let mut succeeded = 0;
     for seed in &seeds {
         match run_case(&mut Rng::new(*seed), steps) {

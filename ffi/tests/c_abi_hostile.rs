@@ -11,47 +11,24 @@
 #[path = "../src/lib.rs"]
 mod ffi;
 mod hostile;
+#[allow(dead_code)]
+#[path = "../../core/tests/common/seeds.rs"]
+mod seeds;
 
 use ffi::*;
 use hostile::{config_is_valid, show, storage, Draw, Hostile};
-
-/// xorshift64* seeded through splitmix64 (distinct seeds, distinct streams).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        Rng((z ^ (z >> 31)).max(1))
-    }
-}
+use seeds::{env_u64, seeds, Rng};
 
 impl Draw for Rng {
     fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n.max(1)
+        Rng::below(self, n)
     }
-}
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 #[test]
 fn hostile_calls_get_success_or_a_documented_error_and_change_nothing_on_error() {
-    let steps = env("HOSTILE_STEPS", 400) as usize;
-    let seeds: Vec<u64> = match std::env::var("HOSTILE_SEED") {
-        Ok(s) => vec![s.parse().expect("HOSTILE_SEED is a number")],
-        Err(_) => (0..env("HOSTILE_CASES", 48))
-            .map(|i| 0x4057_0000 + i)
-            .collect(),
-    };
+    let steps = env_u64("HOSTILE_STEPS").unwrap_or(400) as usize;
+    let seeds = seeds("HOSTILE", 48, 0x4057_0000);
     let (mut calls, mut mutations, mut successes) = (0, 0, 0);
     let mut outcomes = std::collections::BTreeMap::new();
     for &seed in &seeds {
@@ -87,7 +64,7 @@ fn hostile_calls_get_success_or_a_documented_error_and_change_nothing_on_error()
 #[test]
 fn every_shift_combination_is_accepted_exactly_when_the_rules_allow() {
     let values: Vec<u8> = (0..=64).chain([65, 127, 128, 255]).collect();
-    let steps = env("HOSTILE_GEOMETRY_STEPS", 6);
+    let steps = env_u64("HOSTILE_GEOMETRY_STEPS").unwrap_or(6);
     let mut map = Some(storage());
     let (mut accepted, mut refused, mut calls) = (0u64, 0u64, 0u64);
     for &page in &values {

@@ -225,17 +225,17 @@ fn fixture(name: &str) -> PathBuf {
     data("sysfs-2node").join(name)
 }
 
+/// memmap booted from the two-node fixture's iomem and node directory, plus `extra`.
+fn memmap_on_fixture(extra: &[&str]) -> (String, u8) {
+    let (iomem, node) = (fixture("iomem"), fixture("node"));
+    let mut list = vec!["--iomem", s(&iomem), "--node-dir", s(&node)];
+    list.extend_from_slice(extra);
+    memmap(&list).unwrap()
+}
+
 #[test]
 fn verify_sysfs_of_a_matching_tree() {
-    let (out, code) = memmap(&[
-        "--iomem",
-        s(&fixture("iomem")),
-        "--node-dir",
-        s(&fixture("node")),
-        "--verify-sysfs",
-        s(&fixture("memory")),
-    ])
-    .unwrap();
+    let (out, code) = memmap_on_fixture(&["--verify-sysfs", s(&fixture("memory"))]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.starts_with("no differences: 8 memory blocks of "),
@@ -246,15 +246,7 @@ fn verify_sysfs_of_a_matching_tree() {
 #[test]
 fn the_fixture_table_shows_the_mixed_block_and_1g_blocks() {
     // `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES --sysroot` of the fixture.
-    let (out, _) = memmap(&[
-        "--iomem",
-        s(&fixture("iomem")),
-        "--node-dir",
-        s(&fixture("node")),
-        "--block-size",
-        "40000000",
-    ])
-    .unwrap();
+    let (out, _) = memmap_on_fixture(&["--block-size", "40000000"]);
     let expected = "\
 RANGE                                 SIZE  STATE REMOVABLE BLOCK NODE  ZONES
 0x0000000000000000-0x000000003fffffff   1G online       yes     0    0   None
@@ -281,15 +273,7 @@ fn verify_sysfs_lists_each_difference() {
     fs::write(mem.join("memory7/phys_index"), "00000017\n").unwrap();
     fs::remove_dir_all(mem.join("memory9")).unwrap();
     copy_tree(&mem.join("memory8"), &mem.join("memory12"));
-    let (out, code) = memmap(&[
-        "--iomem",
-        s(&fixture("iomem")),
-        "--node-dir",
-        s(&fixture("node")),
-        "--verify-sysfs",
-        s(&mem),
-    ])
-    .unwrap();
+    let (out, code) = memmap_on_fixture(&["--verify-sysfs", s(&mem)]);
     assert_eq!(code, 1);
     let expected = format!(
         "\

@@ -5,6 +5,10 @@ use std::fmt::Write;
 
 use sparsemem::{BlockId, Config, Pfn, SectionNr, SparseMap, Zone};
 
+mod seeds;
+#[allow(unused_imports)] // not every test binary draws random cases
+pub use seeds::*;
+
 pub const MIB: u64 = 1 << 20;
 pub const GIB: u64 = 1 << 30;
 /// x86-64: pages per sub-section and per section.
@@ -81,42 +85,4 @@ pub fn zones_of(map: &SparseMap, ids: &[u64]) -> Vec<String> {
     ids.iter()
         .map(|id| map.valid_zones(BlockId(*id)).unwrap().to_string())
         .collect()
-}
-
-/// A small deterministic generator (xorshift64*, Vigna) for property tests; seeds are
-/// printed on failure by the tests that use it.
-pub struct Rng(pub u64);
-
-/// Mixes a seed bijectively (splitmix64's finaliser), so that distinct seeds start
-/// distinct streams; setting the low bit instead would give seeds 2k and 2k+1 one stream.
-pub fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-impl Rng {
-    /// The generator of a seed; every seed works (0 is xorshift's fixed point).
-    pub fn new(seed: u64) -> Self {
-        Rng(splitmix64(seed).max(1))
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// In `0..n` (0 for n == 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// In `lo..hi`.
-    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo)
-    }
-    /// True with probability `num / den`.
-    pub fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
 }

@@ -156,26 +156,26 @@ struct Walk {
     seen: Vec<(u64, u64)>,
 }
 
+impl Walk {
+    /// Records an item; answers `stop` once `left` items have passed.
+    fn visit(&mut self, item: (u64, u64)) -> c_int {
+        self.seen.push(item);
+        if self.left == 0 {
+            return self.stop;
+        }
+        self.left -= 1;
+        0
+    }
+}
+
 unsafe extern "C" fn walk_block(ctx: *mut c_void, b: *const smem_block_info) -> c_int {
     // SAFETY: ctx is a Walk; b is valid during the call.
-    let (w, b) = unsafe { (&mut *ctx.cast::<Walk>(), &*b) };
-    w.seen.push((b.id, b.size));
-    if w.left == 0 {
-        return w.stop;
-    }
-    w.left -= 1;
-    0
+    unsafe { (*ctx.cast::<Walk>()).visit(((*b).id, (*b).size)) }
 }
 
 unsafe extern "C" fn walk_range(ctx: *mut c_void, r: *const smem_range) -> c_int {
     // SAFETY: ctx is a Walk; r is valid during the call.
-    let (w, r) = unsafe { (&mut *ctx.cast::<Walk>(), &*r) };
-    w.seen.push((r.start, r.size));
-    if w.left == 0 {
-        return w.stop;
-    }
-    w.left -= 1;
-    0
+    unsafe { (*ctx.cast::<Walk>()).visit(((*r).start, (*r).size)) }
 }
 
 unsafe extern "C" fn collect_block(ctx: *mut c_void, b: *const smem_block_info) -> c_int {
