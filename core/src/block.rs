@@ -150,13 +150,42 @@ impl BlockInfo {
 use crate::addr::{Pfn, SectionNr};
 use crate::error::{Error, Result};
 use crate::map::SparseMap;
-use crate::section::SubState;
+use crate::order::{Hotplug, Proof};
+use crate::section::{BlockView, SubState};
 
 impl SparseMap {
     /// The record of a block, if it exists.
     pub(crate) fn block_record(&self, id: BlockId) -> Option<BlockRecord> {
         let first = self.geometry().block_first_section(id)?;
         BlockRecord::decode(self.table.get(first)?.block_record())
+    }
+
+    /// The one block transition (Linux `memory_block_change_state` plus the
+    /// section flags): writes the block's record (`None`: the block is gone) and the
+    /// view every section of the block carries; with `online`, sets or clears the
+    /// sections' ONLINE flag in the same store as their view, so no per-pfn answer
+    /// pairs ONLINE with the block's state or zone of before. `_held` proves the
+    /// caller holds the hotplug lock, which serialises block records.
+    pub(crate) fn set_block(
+        &self,
+        _held: &Proof<Hotplug>,
+        id: BlockId,
+        rec: Option<BlockRecord>,
+        online: Option<bool>,
+    ) {
+        let view = rec.map(|r| BlockView {
+            state: r.state,
+            zone: r.zone,
+            nid: r.nid,
+        });
+        if let Some(sec) = self
+            .geometry()
+            .block_first_section(id)
+            .and_then(|nr| self.table.get(nr))
+        {
+            sec.set_block_record(rec.map_or(0, |r| r.encode()));
+        }
+        self.for_each_block_section(id, |sec| sec.set_block_view(view, online));
     }
 
     /// The pfn range `[start, end)` of a block.

@@ -3,12 +3,13 @@
 //! questions that sub-section states cannot (is this hole page RAM? which node does
 //! this page of a mixed block belong to?).
 
-use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Lock, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 use crate::addr::Pfn;
-use crate::atomic64::Atomic64;
+use crate::atomic64::Published64;
 use crate::capacity::MAX_BOOT_RANGES;
 use crate::error::{Error, Result};
+use crate::order::{Boot, OrderedLock};
 
 /// One boot RAM range `[start, end)` in pfns, on node `nid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,8 +24,8 @@ pub struct BootRange {
 
 #[derive(Debug)]
 struct Cell {
-    start: Atomic64,
-    end: Atomic64,
+    start: Published64,
+    end: Published64,
     nid: AtomicU32,
 }
 
@@ -32,8 +33,8 @@ impl Cell {
     maybe_const_fn! {
         fn new() -> Self {
             Self {
-                start: Atomic64::new(0),
-                end: Atomic64::new(0),
+                start: Published64::new(0),
+                end: Published64::new(0),
                 nid: AtomicU32::new(0),
             }
         }
@@ -60,7 +61,7 @@ impl Cell {
 pub(crate) struct BootRanges {
     len: AtomicUsize,
     cells: [Cell; MAX_BOOT_RANGES],
-    pub(crate) lock: Lock,
+    pub(crate) lock: OrderedLock<Boot>,
 }
 
 impl BootRanges {
@@ -69,7 +70,7 @@ impl BootRanges {
             Self {
                 len: AtomicUsize::new(0),
                 cells: array_of![Cell::new(); MAX_BOOT_RANGES],
-                lock: Lock::new(),
+                lock: OrderedLock::new(),
             }
         }
     }

@@ -2,16 +2,18 @@
 //! `memremap_pages` / `memunmap_pages` over `sparse_add_section` /
 //! `section_deactivate` (semantics.md 3.4, 3.6, 3.8), all or nothing.
 //!
-//! Device operations never take the map's hotplug lock: they lock only the sections
-//! they touch, in ascending order, so device operations on different sections never
-//! wait on each other, and those sharing a section wait only for each other's few
-//! stores (the locks are never held across a notifier).
+//! Device operations take no global lock: they lock only the sections they touch, in
+//! ascending order, for the check and the few atomic stores that publish the change,
+//! and the zones lock only when the ZONE_DEVICE span really grows. So device
+//! operations on different sections never wait on each other, and those sharing a
+//! section wait only for each other's few stores (nothing is held across a notifier).
 
 use crate::addr::{Pfn, SectionNr};
 use crate::early::nid_ok;
 use crate::error::{Error, Result};
 use crate::locked::LockedSections;
 use crate::map::{Phase, SparseMap};
+use crate::order::Held;
 use crate::section::{Section, SectionFlags, SubState};
 use crate::zone::Zone;
 
@@ -114,8 +116,10 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        self.table.reserve(first, last)?;
-        let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
+        let mut held = Held::nothing();
+        self.table.reserve(&mut held, first, last)?;
+        let mut locked =
+            LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoMem)?;
         // The authoritative check, under the locks.
         self.range_conflict(s, e, nid)?;
         let starts_inside = s.0 & g.pages_per_section().wrapping_sub(1) != 0;
@@ -124,8 +128,10 @@ impl SparseMap {
             let Some(sec) = self.table.get(c.nr) else {
                 continue;
             };
-            sec.fill(c.first, c.last, SubState::Device);
+            // The nid first: a reader that sees a new Device state and then loads the
+            // flag word finds the nid (see `query::pfn_info`).
             sec.set_device_nid(Some(nid));
+            sec.fill(c.first, c.last, SubState::Device);
             let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
             if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
                 f |= SectionFlags::TAINT_DEVICE;
@@ -133,10 +139,14 @@ impl SparseMap {
             // Release: the states above are published with VALID.
             sec.set_flags(f);
         }
-        {
-            let _z = self.zones.lock.lock();
+        // ZONE_DEVICE spans never shrink, so a span that covers the range already is
+        // final: only a growing span takes the (global) zones lock.
+        if !self.zones.covers(nid, Zone::Device, s, e) {
+            let z = self.zones.lock.lock(locked.held());
             if let Ok(span) = self.zones.get(nid, Zone::Device) {
-                let _ = self.zones.set(nid, Zone::Device, span.grown(s, e));
+                let _ = self
+                    .zones
+                    .set(z.proof(), nid, Zone::Device, span.grown(s, e));
             }
         }
         drop(locked);
@@ -160,7 +170,9 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoEnt)?;
+        let mut held = Held::nothing();
+        let locked =
+            LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoEnt)?;
         let all_device = self.chunks(s, e).all(|c| {
             self.table.get(c.nr).is_some_and(|sec| {
                 sec.flags().contains(SectionFlags::VALID)
@@ -182,11 +194,13 @@ impl SparseMap {
             if others == 0 {
                 // The last sub-section goes: every flag (VALID first among them) is
                 // cleared before the states, so a reader that sees a cleared state
-                // also sees the section absent (see `section::Section::flags`).
-                sec.clear_all();
+                // also sees the section absent (see `section::Section::flags`). A
+                // block's view stays: the section may lie inside a block.
+                sec.clear_present();
                 sec.fill(c.first, c.last, SubState::Absent);
             } else {
                 sec.fill(c.first, c.last, SubState::Absent);
+                // The nid after the states: it stays while any Device state remains.
                 if !sec.any_in(0, top, |st| st == SubState::Device) {
                     sec.set_device_nid(None);
                 }

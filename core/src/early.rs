@@ -8,6 +8,7 @@ use crate::boot::BootRange;
 use crate::capacity::MAX_NODES;
 use crate::error::{Error, Result};
 use crate::map::{Phase, SparseMap};
+use crate::order::{Held, Hotplug, Proof};
 use crate::section::{SectionFlags, SubState};
 use crate::zone::{Zone, ZoneSet};
 
@@ -48,7 +49,8 @@ impl SparseMap {
         if first >= last {
             return Ok(());
         }
-        let _g = self.boot.lock.lock();
+        let mut top = Held::nothing();
+        let _g = self.boot.lock.lock(&mut top);
         self.require(Phase::Boot)?;
         self.boot.insert(BootRange {
             start: first,
@@ -65,26 +67,35 @@ impl SparseMap {
     /// `Inval` unless in the boot phase; `NoMem` when the table cannot hold the
     /// sections (nothing visible changes then).
     pub fn boot_finish(&self) -> Result<()> {
-        let _b = self.boot.lock.lock();
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let mut b = self.boot.lock.lock(&mut top);
+        let mut h = self.hotplug.lock(b.held());
         self.require(Phase::Boot)?;
         let g = self.geometry();
-        // Prepare: every leaf the ranges and their blocks' records need.
+        // Prepare: every leaf the ranges' blocks need (each section of a block
+        // carries the block's view, holes included).
         for r in self.boot.iter() {
             let first = g.section_of(r.start);
             let last = g.section_of(Pfn(r.end.0.wrapping_sub(1)));
             let block_first = g
                 .block_first_section(g.block_of_section(first))
                 .ok_or(Error::Inval)?;
+            let block_last = g
+                .block_first_section(g.block_of_section(last))
+                .map(|s| s.0.saturating_add(g.sections_per_block().wrapping_sub(1)))
+                .map(|s| SectionNr(s.min(g.nr_sections().wrapping_sub(1))))
+                .ok_or(Error::Inval)?;
             self.fault_step()?;
-            self.table.reserve(block_first, last)?;
+            self.table.reserve(h.held(), block_first, block_last)?;
         }
-        // Commit: nothing below can fail.
+        // Commit: nothing below can fail. The blocks first, so that a section is
+        // never present without its block's view. No section lock is needed: every
+        // other writer of sections waits for the Running phase, set last.
+        self.register_boot_blocks(h.proof());
         for r in self.boot.iter() {
             self.populate_early(r);
         }
-        self.register_boot_blocks();
-        self.init_zone_spans();
+        self.init_zone_spans(h.held());
         self.set_phase(Phase::Running);
         Ok(())
     }
@@ -101,7 +112,6 @@ impl SparseMap {
                 .map_or(u64::MAX, |p| p.0);
             let piece_end = Pfn(sec_end.min(r.end.0));
             if let Some(sec) = self.table.get(nr) {
-                let _guard = sec.lock();
                 let first = g.subsection_index(pfn);
                 let last = g.subsection_index(Pfn(piece_end.0.wrapping_sub(1)));
                 sec.fill(first, last, SubState::Ram);
@@ -126,7 +136,7 @@ impl SparseMap {
     }
 
     /// Creates the early blocks: one per block id holding boot RAM.
-    fn register_boot_blocks(&self) {
+    fn register_boot_blocks(&self, proof: &Proof<Hotplug>) {
         let g = self.geometry();
         let mut acc: Option<BlockAcc> = None;
         for r in self.boot.iter() {
@@ -139,7 +149,7 @@ impl SparseMap {
                 let piece_end = Pfn(block_end.min(r.end.0));
                 if acc.as_ref().is_some_and(|a| a.id != id) {
                     if let Some(done) = acc.take() {
-                        self.store_boot_block(done);
+                        self.store_boot_block(proof, done);
                     }
                 }
                 let a = acc.get_or_insert(BlockAcc {
@@ -161,12 +171,11 @@ impl SparseMap {
             }
         }
         if let Some(done) = acc {
-            self.store_boot_block(done);
+            self.store_boot_block(proof, done);
         }
     }
 
-    fn store_boot_block(&self, a: BlockAcc) {
-        let g = self.geometry();
+    fn store_boot_block(&self, proof: &Proof<Hotplug>, a: BlockAcc) {
         let mut flags = BlockFlags::EARLY;
         if a.mixed_nodes {
             flags |= BlockFlags::MIXED_NODES;
@@ -190,14 +199,13 @@ impl SparseMap {
             flags,
             busy: false,
         };
-        if let Some(sec) = g.block_first_section(a.id).and_then(|s| self.table.get(s)) {
-            sec.set_block_record(rec.encode());
-        }
+        // ONLINE is set with the states in `populate_early`, after this.
+        self.set_block(proof, a.id, Some(rec), None);
     }
 
     /// Per-node zone spans and present pages from the boot RAM.
-    fn init_zone_spans(&self) {
-        let _z = self.zones.lock.lock();
+    fn init_zone_spans(&self, held: &mut Held<Hotplug>) {
+        let z = self.zones.lock.lock(held);
         for r in self.boot.iter() {
             let mut pfn = r.start;
             while pfn.0 < r.end.0 {
@@ -206,7 +214,7 @@ impl SparseMap {
                 if let Ok(span) = self.zones.get(r.nid, zone) {
                     let mut s = span.grown(pfn, end);
                     s.present_pages = s.present_pages.wrapping_add(end.0.wrapping_sub(pfn.0));
-                    let _ = self.zones.set(r.nid, zone, s);
+                    let _ = self.zones.set(z.proof(), r.nid, zone, s);
                 }
                 pfn = end;
             }

@@ -5,8 +5,8 @@
 //! Locking: `hotplug` serialises RAM operations' checks and commits; it is never held
 //! while a notifier runs. A block in transition carries BUSY in its record from its
 //! GOING_* event until after its last event, so other mutating calls on it are `Busy`
-//! while nothing waits for the notifier. Lock order: hotplug, then sections (ascending),
-//! then zones.
+//! while nothing waits for the notifier. Locks follow the order of `order.rs`:
+//! hotplug, leaf assignment, sections (ascending), zones.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
 use crate::block::{BlockFlags, BlockRecord, BlockState};
@@ -16,6 +16,7 @@ use crate::geometry::AutoOnline;
 use crate::locked::LockedSections;
 use crate::map::{Phase, SparseMap};
 use crate::notify::{MemEvent, Notifier};
+use crate::order::{Held, Hotplug};
 use crate::section::{SectionFlags, SubState};
 use crate::zone::{Zone, ZoneSpan};
 
@@ -57,16 +58,6 @@ impl SparseMap {
         (g.block_of(s).0..=g.block_of(Pfn(e.0.wrapping_sub(1))).0).map(BlockId)
     }
 
-    fn set_record(&self, id: BlockId, rec: Option<BlockRecord>) {
-        if let Some(sec) = self
-            .geometry()
-            .block_first_section(id)
-            .and_then(|s| self.table.get(s))
-        {
-            sec.set_block_record(rec.map_or(0, |r| r.encode()));
-        }
-    }
-
     /// Adds System RAM `[start, start+size)` on `nid` (Linux `add_memory`): the new
     /// blocks are OFFLINE, or onlined per the configured auto-online policy (an
     /// auto-online failure leaves that block offline and does not fail the add).
@@ -83,7 +74,9 @@ impl SparseMap {
         let (s, e) = g.aligned_range(start, size, g.block_size())?;
         let (first, last) = self.first_last_sections(s, e);
         {
-            let _h = self.hotplug.lock();
+            let mut top = Held::nothing();
+            let mut h = self.hotplug.lock(&mut top);
+            let (held, proof) = h.split();
             let present = |nr: u64| {
                 self.table
                     .get(SectionNr(nr))
@@ -95,8 +88,9 @@ impl SparseMap {
             for _ in first.0..=last.0 {
                 self.fault_step()?;
             }
-            self.table.reserve(first, last)?;
-            let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoMem)?;
+            self.table.reserve(held, first, last)?;
+            let locked =
+                LockedSections::lock(&self.table, held, first, last).ok_or(Error::NoMem)?;
             // Device writers do not take the hotplug lock: check again under the locks.
             if locked
                 .iter()
@@ -104,11 +98,9 @@ impl SparseMap {
             {
                 return Err(Error::Exist);
             }
-            let top = g.subsections_per_section().wrapping_sub(1);
-            for (_, sec) in locked.iter() {
-                sec.fill(0, top, SubState::Ram);
-                sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
-            }
+            // The blocks (records and every section's view) first, then the sections
+            // become present: a reader that sees a section PRESENT also sees its block
+            // (never a present pfn in no block).
             for id in self.block_ids(s, e) {
                 let rec = BlockRecord {
                     state: BlockState::Offline,
@@ -117,7 +109,12 @@ impl SparseMap {
                     flags: BlockFlags::empty(),
                     busy: false,
                 };
-                self.set_record(id, Some(rec));
+                self.set_block(proof, id, Some(rec), None);
+            }
+            let top = g.subsections_per_section().wrapping_sub(1);
+            for (_, sec) in locked.iter() {
+                sec.fill(0, top, SubState::Ram);
+                sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
             }
         }
         let ty = match self.config().auto_online {
@@ -153,18 +150,25 @@ impl SparseMap {
     }
 
     /// Makes the sections of `[s, e)` absent and deletes the blocks. The caller holds
-    /// `hotplug` and checked that every block is offline.
-    fn commit_remove(&self, s: Pfn, e: Pfn) -> Result<()> {
+    /// `hotplug` (the guard is passed) and checked that every block is offline.
+    fn commit_remove(
+        &self,
+        h: &mut crate::order::Guard<'_, Hotplug>,
+        s: Pfn,
+        e: Pfn,
+    ) -> Result<()> {
         let (first, last) = self.first_last_sections(s, e);
-        let locked = LockedSections::lock(&self.table, first, last).ok_or(Error::NoEnt)?;
+        let (held, proof) = h.split();
+        let locked = LockedSections::lock(&self.table, held, first, last).ok_or(Error::NoEnt)?;
         let top = self.geometry().subsections_per_section().wrapping_sub(1);
         for (_, sec) in locked.iter() {
-            // The flags go first (Release) so no reader trusts the states being cleared.
+            // The flags and the block view go first, in one store (Release), so no
+            // reader trusts the states being cleared.
             sec.clear_all();
             sec.fill(0, top, SubState::Absent);
         }
         for id in self.block_ids(s, e) {
-            self.set_record(id, None);
+            self.set_block(proof, id, None, None);
         }
         Ok(())
     }
@@ -175,7 +179,8 @@ impl SparseMap {
     /// does not exist; `Busy` when any block is mid-transition or not OFFLINE.
     pub fn remove_memory(&self, start: u64, size: u64) -> Result<()> {
         self.require(Phase::Running)?;
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let mut h = self.hotplug.lock(&mut top);
         let (s, e) = self.remove_range(start, size)?;
         let busy = self
             .block_ids(s, e)
@@ -187,7 +192,7 @@ impl SparseMap {
         for _ in self.block_ids(s, e) {
             self.fault_step()?;
         }
-        self.commit_remove(s, e)
+        self.commit_remove(&mut h, s, e)
     }
 
     /// The checks `offline_block` makes of an online block, in order.
@@ -238,24 +243,15 @@ impl SparseMap {
         Ok(zone)
     }
 
-    fn set_sections_online(&self, id: BlockId, online: bool) {
-        self.for_each_block_section(id, |sec| {
-            let _g = sec.lock();
-            if online {
-                sec.set_flags(SectionFlags::ONLINE);
-            } else {
-                sec.clear_flags(SectionFlags::ONLINE);
-            }
-        });
-    }
-
     /// Ends a transition: clears BUSY and the transition count.
     fn end_transition(&self, id: BlockId) {
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let h = self.hotplug.lock(&mut top);
         if let Some(mut rec) = self.block_record(id) {
             rec.busy = false;
-            self.set_record(id, Some(rec));
+            self.set_block(h.proof(), id, Some(rec), None);
         }
+        // AcqRel under the hotplug lock: `snapshot` reads it under the same lock.
         self.transitions.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -273,16 +269,19 @@ impl SparseMap {
     pub fn online_block(&self, id: BlockId, ty: OnlineType, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
         let zone = {
-            let _h = self.hotplug.lock();
+            let mut top = Held::nothing();
+            let h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
-            self.set_record(
+            self.set_block(
+                h.proof(),
                 id,
                 Some(BlockRecord {
                     state: BlockState::GoingOnline,
                     busy: true,
                     ..rec
                 }),
+                None,
             );
             self.transitions.fetch_add(1, Ordering::AcqRel);
             zone
@@ -291,14 +290,17 @@ impl SparseMap {
         if veto != 0 {
             self.notify(n, MemEvent::CancelOnline, id);
             {
-                let _h = self.hotplug.lock();
+                let mut top = Held::nothing();
+                let h = self.hotplug.lock(&mut top);
                 if let Some(rec) = self.block_record(id) {
-                    self.set_record(
+                    self.set_block(
+                        h.proof(),
                         id,
                         Some(BlockRecord {
                             state: BlockState::Offline,
                             ..rec
                         }),
+                        None,
                     );
                 }
             }
@@ -306,18 +308,21 @@ impl SparseMap {
             return Err(Error::from_veto(veto));
         }
         {
-            let _h = self.hotplug.lock();
+            let mut top = Held::nothing();
+            let mut h = self.hotplug.lock(&mut top);
             if let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) {
                 let pages = self.block_info(id).map_or(0, |i| i.present_pages);
-                self.grow_span(rec.nid, zone, s, e, pages);
-                self.set_sections_online(id, true);
-                self.set_record(
+                self.grow_span(h.held(), rec.nid, zone, s, e, pages);
+                // ONLINE and the block's new state and zone in one store per section.
+                self.set_block(
+                    h.proof(),
                     id,
                     Some(BlockRecord {
                         state: BlockState::Online,
                         zone,
                         ..rec
                     }),
+                    Some(true),
                 );
             }
         }
@@ -333,16 +338,19 @@ impl SparseMap {
     pub fn offline_block(&self, id: BlockId, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
         {
-            let _h = self.hotplug.lock();
+            let mut top = Held::nothing();
+            let h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             self.offline_checks(id, &rec)?;
-            self.set_record(
+            self.set_block(
+                h.proof(),
                 id,
                 Some(BlockRecord {
                     state: BlockState::GoingOffline,
                     busy: true,
                     ..rec
                 }),
+                None,
             );
             self.transitions.fetch_add(1, Ordering::AcqRel);
         }
@@ -365,14 +373,17 @@ impl SparseMap {
 
     /// Puts a block in GOING_OFFLINE back to ONLINE, in the zone it kept.
     fn restore_online(&self, id: BlockId) {
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let h = self.hotplug.lock(&mut top);
         if let Some(rec) = self.block_record(id) {
-            self.set_record(
+            self.set_block(
+                h.proof(),
                 id,
                 Some(BlockRecord {
                     state: BlockState::Online,
                     ..rec
                 }),
+                None,
             );
         }
     }
@@ -380,21 +391,24 @@ impl SparseMap {
     /// Takes a block in GOING_OFFLINE to OFFLINE: sections lose ONLINE, the zone span
     /// shrinks at its edges, the block forgets its zone.
     fn commit_offline(&self, id: BlockId) {
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let mut h = self.hotplug.lock(&mut top);
         let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) else {
             return;
         };
         let pages = self.block_info(id).map_or(0, |i| i.present_pages);
-        self.set_sections_online(id, false);
-        self.set_record(
+        // ONLINE goes with the block's new state and zone, in one store per section.
+        self.set_block(
+            h.proof(),
             id,
             Some(BlockRecord {
                 state: BlockState::Offline,
                 zone: Zone::None,
                 ..rec
             }),
+            Some(false),
         );
-        self.shrink_span(rec.nid, rec.zone, s, e, pages);
+        self.shrink_span(h.held(), rec.nid, rec.zone, s, e, pages);
     }
 
     /// Offlines every online block of the range and removes it, all or nothing
@@ -405,7 +419,8 @@ impl SparseMap {
     pub fn offline_and_remove_memory(&self, start: u64, size: u64, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
         let (s, e) = {
-            let _h = self.hotplug.lock();
+            let mut top = Held::nothing();
+            let h = self.hotplug.lock(&mut top);
             let (s, e) = self.remove_range(start, size)?;
             for id in self.block_ids(s, e) {
                 let rec = self.block_record(id).ok_or(Error::NoEnt)?;
@@ -430,13 +445,15 @@ impl SparseMap {
                     } else {
                         rec.state
                     };
-                    self.set_record(
+                    self.set_block(
+                        h.proof(),
                         id,
                         Some(BlockRecord {
                             state,
                             busy: true,
                             ..rec
                         }),
+                        None,
                     );
                     self.transitions.fetch_add(1, Ordering::AcqRel);
                 }
@@ -481,19 +498,28 @@ impl SparseMap {
             self.commit_offline(id);
             self.notify(n, MemEvent::Offline, id);
         }
-        let _h = self.hotplug.lock();
+        let mut top = Held::nothing();
+        let mut h = self.hotplug.lock(&mut top);
         self.transitions
             .fetch_sub(self.block_ids(s, e).count(), Ordering::AcqRel);
-        self.commit_remove(s, e)
+        self.commit_remove(&mut h, s, e)
     }
 
     /// Linux `resize_zone_range` plus present-page accounting.
-    fn grow_span(&self, nid: i32, zone: Zone, s: Pfn, e: Pfn, pages: u64) {
-        let _z = self.zones.lock.lock();
+    fn grow_span(
+        &self,
+        held: &mut Held<Hotplug>,
+        nid: i32,
+        zone: Zone,
+        s: Pfn,
+        e: Pfn,
+        pages: u64,
+    ) {
+        let z = self.zones.lock.lock(held);
         if let Ok(span) = self.zones.get(nid, zone) {
             let mut g = span.grown(s, e);
             g.present_pages = g.present_pages.wrapping_add(pages);
-            let _ = self.zones.set(nid, zone, g);
+            let _ = self.zones.set(z.proof(), nid, zone, g);
         }
     }
 
@@ -527,8 +553,16 @@ impl SparseMap {
 
     /// Linux `shrink_zone_span`: only an edge moves, to the nearest remaining online
     /// sub-section of the same zone and node; no such sub-section empties the span.
-    fn shrink_span(&self, nid: i32, zone: Zone, s: Pfn, e: Pfn, pages: u64) {
-        let _z = self.zones.lock.lock();
+    fn shrink_span(
+        &self,
+        held: &mut Held<Hotplug>,
+        nid: i32,
+        zone: Zone,
+        s: Pfn,
+        e: Pfn,
+        pages: u64,
+    ) {
+        let z = self.zones.lock.lock(held);
         let Ok(span) = self.zones.get(nid, zone) else {
             return;
         };
@@ -567,7 +601,7 @@ impl SparseMap {
                 None => new = ZoneSpan::default(),
             }
         }
-        let _ = self.zones.set(nid, zone, new);
+        let _ = self.zones.set(z.proof(), nid, zone, new);
     }
 
     /// Blocks between their GOING_* event and their last event.

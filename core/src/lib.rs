@@ -50,6 +50,7 @@ mod hotplug;
 mod locked;
 mod map;
 mod notify;
+mod order;
 mod query;
 mod section;
 mod snapshot;

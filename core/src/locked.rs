@@ -1,7 +1,8 @@
-//! Writer locks over a run of sections, taken in ascending section order (the one lock
-//! order every multi-section writer uses, so writers never deadlock), released on drop.
+//! Writer locks over a run of sections, taken in ascending section order (the one
+//! ordering key every path uses for sections; see `order.rs`), released on drop.
 
 use crate::addr::SectionNr;
+use crate::order::{Before, Held, Sections};
 use crate::section::Section;
 use crate::table::Table;
 
@@ -11,11 +12,18 @@ pub(crate) struct LockedSections<'a> {
     table: &'a Table,
     first: u64,
     last: u64,
+    held: Held<Sections>,
 }
 
 impl<'a> LockedSections<'a> {
-    /// Locks the run; `None` (holding nothing) when a section of it has no leaf.
-    pub(crate) fn lock(table: &'a Table, first: SectionNr, last: SectionNr) -> Option<Self> {
+    /// Locks the run after the level `held` proves; `None` (holding nothing) when a
+    /// section of it has no leaf.
+    pub(crate) fn lock<P: Before<Sections>>(
+        table: &'a Table,
+        held: &'a mut Held<P>,
+        first: SectionNr,
+        last: SectionNr,
+    ) -> Option<Self> {
         if (first.0..=last.0).any(|nr| table.get(SectionNr(nr)).is_none()) {
             return None;
         }
@@ -28,6 +36,7 @@ impl<'a> LockedSections<'a> {
             table,
             first: first.0,
             last: last.0,
+            held: held.then(),
         })
     }
 
@@ -35,6 +44,11 @@ impl<'a> LockedSections<'a> {
     pub(crate) fn iter(&self) -> impl Iterator<Item = (SectionNr, &'a Section)> + '_ {
         (self.first..=self.last)
             .filter_map(|nr| self.table.get(SectionNr(nr)).map(|s| (SectionNr(nr), s)))
+    }
+
+    /// The token for locks after the sections (the zones lock).
+    pub(crate) fn held(&mut self) -> &mut Held<Sections> {
+        &mut self.held
     }
 }
 

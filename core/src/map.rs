@@ -1,12 +1,13 @@
 //! The map itself: storage, configuration, phase, and initialisation in place.
 
-use crate::sync::{maybe_const_fn, AtomicU32, AtomicUsize, Lock, Ordering};
+use crate::sync::{maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 use crate::addr::Pfn;
-use crate::atomic64::Atomic64;
+use crate::atomic64::Published64;
 use crate::boot::BootRanges;
 use crate::error::{Error, Result};
 use crate::geometry::{AutoOnline, Config, Geometry};
+use crate::order::{Hotplug, OrderedLock};
 use crate::table::Table;
 use crate::zone::{Zone, Zones};
 
@@ -52,21 +53,24 @@ pub struct SparseMap {
     /// `Geometry::pack`; read (Relaxed) by every query: `init` happens-before any
     /// other call by contract, so no ordering is needed.
     geometry: AtomicU32,
-    /// block shift | movable_node << 8 | auto_online << 16.
+    /// block shift | movable_node << 8 | auto_online << 16. Written by `init` only,
+    /// which happens-before every other call by contract: Relaxed, as `geometry`.
     options: AtomicU32,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
     /// ZONE_DMA end and ZONE_DMA32 end, in pfns.
-    dma_end: Atomic64,
-    dma32_end: Atomic64,
+    dma_end: Published64,
+    dma32_end: Published64,
     pub(crate) table: Table,
     pub(crate) boot: BootRanges,
     pub(crate) zones: Zones,
-    /// Blocks currently between their GOING_* event and their last event.
+    /// Blocks currently between their GOING_* event and their last event. Changed
+    /// (AcqRel) and read by `snapshot` (Acquire) under the hotplug lock, which is what
+    /// orders it; `transitions_in_progress` reads it lock-free as a hint.
     pub(crate) transitions: AtomicUsize,
     /// Serialises System RAM operations (add, remove, online, offline commit steps).
     /// Never held while a notifier runs; never taken by readers.
-    pub(crate) hotplug: Lock,
+    pub(crate) hotplug: OrderedLock<Hotplug>,
     /// Steps left before an injected failure (0: none). Present in every build (only
     /// the `fault-injection` feature reads it) so that the map's size, and with it
     /// `SMEM_MAP_BYTES`, is one number whatever the features.
@@ -87,14 +91,14 @@ impl SparseMap {
             Self {
                 geometry: AtomicU32::new(0),
                 options: AtomicU32::new(0),
-                dma_end: Atomic64::new(0),
-                dma32_end: Atomic64::new(0),
+                dma_end: Published64::new(0),
+                dma32_end: Published64::new(0),
                 phase: AtomicU32::new(0),
                 transitions: AtomicUsize::new(0),
                 table: Table::new(),
                 boot: BootRanges::new(),
                 zones: Zones::new(),
-                hotplug: Lock::new(),
+                hotplug: OrderedLock::new(),
                 fault_countdown: AtomicUsize::new(0),
             }
         }

@@ -135,12 +135,41 @@ impl SparseMap {
     }
 
     /// Everything about one pfn. `NoEnt` when its section is not present.
+    ///
+    /// Reader protocol (every field from one state of the map): one load of the
+    /// section's flag word `w1` gives the flags and the block's state, zone and nid
+    /// together (writers change a block's view and ONLINE in one store, and write the
+    /// view before PRESENT); then the sub-section state `s`, trusted because `w1` had
+    /// VALID (states are published before VALID); then the word again, `w2`. A
+    /// removal clears the word before the states, so if `w2` shows the section gone,
+    /// `s` may be a state the removal cleared and the answer is the one after the
+    /// removal: `NoEnt`. A device nid is stored before the Device states it names and
+    /// cleared after the last of them, so a Device `s` finds its nid in `w2`; if that
+    /// nid is gone, the device memory was removed meanwhile and the answer is the one
+    /// after that removal (the pfn no longer device memory). Three loads, no retry.
     pub fn pfn_info(&self, pfn: Pfn) -> Result<PfnInfo> {
         let g = self.geometry();
-        let v = self.view(pfn).ok_or(Error::NoEnt)?;
-        if !v.flags.contains(SectionFlags::PRESENT) {
+        let (_, sec) = self.pfn_section(pfn).ok_or(Error::NoEnt)?;
+        let w1 = sec.word();
+        let state = if w1.flags().contains(SectionFlags::VALID) {
+            sec.state(g.subsection_index(pfn))
+        } else {
+            SubState::Absent
+        };
+        let w2 = sec.word();
+        if !w1.flags().contains(SectionFlags::PRESENT)
+            || !w2.flags().contains(SectionFlags::PRESENT)
+        {
             return Err(Error::NoEnt);
         }
+        let (w, state) = match (state, w2.device_nid()) {
+            (SubState::Device, None) => (w2, SubState::Absent),
+            _ => (w1, state),
+        };
+        let v = PfnView {
+            flags: w.flags(),
+            state,
+        };
         let kind = match v.state {
             SubState::Absent => PfnKind::Hole,
             SubState::Device => PfnKind::Device,
@@ -149,19 +178,14 @@ impl SparseMap {
             SubState::RamPartial => PfnKind::Hole,
         };
         let online = self.online_in(&v, pfn);
-        let block_id = g.block_of(pfn);
-        let rec = self.block_record(block_id);
-        let nid = match (rec, kind) {
-            (Some(r), _) => r.nid,
-            (None, PfnKind::Device) => self
-                .table
-                .get(g.section_of(pfn))
-                .and_then(|s| s.device_nid())
-                .unwrap_or(NID_NONE),
+        let block = w.block();
+        let nid = match (block, kind) {
+            (Some(b), _) => b.nid,
+            (None, PfnKind::Device) => w2.device_nid().unwrap_or(NID_NONE),
             (None, _) => NID_NONE,
         };
         let zone = if online {
-            match rec.map(|r| r.zone) {
+            match block.map(|b| b.zone) {
                 Some(z) if z != Zone::None => z,
                 _ => self.zone_by_addr(pfn),
             }
@@ -170,25 +194,14 @@ impl SparseMap {
         } else {
             Zone::None
         };
-        // A removal clears the flags before the states: if the section went absent
-        // while we read, a cleared state may belong to the removal, and the answer
-        // "absent" (after the removal) is the consistent one.
-        let again = self
-            .table
-            .get(g.section_of(pfn))
-            .map(|s| s.flags())
-            .unwrap_or_default();
-        if !again.contains(SectionFlags::PRESENT) {
-            return Err(Error::NoEnt);
-        }
         Ok(PfnInfo {
             section_nr: g.section_of(pfn),
-            block_id,
+            block_id: g.block_of(pfn),
             section_flags: v.flags,
             nid,
             kind,
             zone,
-            block_state: rec.map(|r| r.state),
+            block_state: block.map(|b| b.state),
             valid: Self::valid_in(&v),
             online,
         })

@@ -24,7 +24,9 @@ use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 use bitflags::bitflags;
 
+use crate::block::BlockState;
 use crate::capacity::MAX_SUBSECTIONS;
+use crate::zone::Zone;
 
 bitflags! {
     /// Section flags, with the values of `SMEM_SECTION_*` (Linux's section_mem_map bits).
@@ -70,11 +72,78 @@ impl SubState {
     }
 }
 
-/// Bits of the flag word that are internal and never reported.
+// The flag word (`Section::flags`), 32 bits so that every target holds it in one
+// atomic: public flags in bits 0..5, the writer lock in bit 7, the device nid + 1 in
+// bits 8..16 (0: no device memory), and the block view (see `BlockView`) in bits
+// 16..30: the block's state code in 16..19, its zone in 19..22, its nid + 2 in 22..30.
+const PUBLIC_MASK: usize = 0x1f;
 const LOCK: usize = 1 << 7;
 const DEV_NID_SHIFT: u32 = 8;
 const DEV_NID_MASK: usize = 0xff << DEV_NID_SHIFT;
-const PUBLIC_MASK: usize = 0x1f;
+const VIEW_SHIFT: u32 = 16;
+const VIEW_MASK: usize = 0x3fff << VIEW_SHIFT;
+
+/// What the block that holds a section says about it, kept in the section's own flag
+/// word so that one load gives a per-pfn query the section's flags and its block's
+/// state, zone and nid together (they can never be read from two different moments).
+/// The authoritative record is `block` of the block's first section; every section
+/// of the block carries this copy, written by the same transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockView {
+    pub(crate) state: BlockState,
+    pub(crate) zone: Zone,
+    pub(crate) nid: i32,
+}
+
+impl BlockView {
+    fn encode(v: Option<BlockView>) -> usize {
+        let Some(v) = v else { return 0 };
+        let state = match v.state {
+            BlockState::Online => 1usize,
+            BlockState::GoingOffline => 2,
+            BlockState::Offline => 3,
+            BlockState::GoingOnline => 4,
+        };
+        let nid = (v.nid.wrapping_add(2) as usize) & 0xff;
+        (state | (v.zone as usize) << 3 | nid << 6) << VIEW_SHIFT
+    }
+
+    fn decode(w: usize) -> Option<BlockView> {
+        let v = (w & VIEW_MASK) >> VIEW_SHIFT;
+        let state = match v & 7 {
+            1 => BlockState::Online,
+            2 => BlockState::GoingOffline,
+            3 => BlockState::Offline,
+            4 => BlockState::GoingOnline,
+            _ => return None,
+        };
+        Some(BlockView {
+            state,
+            zone: Zone::from_u8(((v >> 3) & 7) as u8)?,
+            nid: (((v >> 6) & 0xff) as i32).wrapping_sub(2),
+        })
+    }
+}
+
+/// One load of a section's flag word, decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Word(usize);
+
+impl Word {
+    /// The public flags.
+    pub(crate) fn flags(self) -> SectionFlags {
+        SectionFlags::from_bits_truncate((self.0 & PUBLIC_MASK) as u32)
+    }
+    /// The nid of the section's device memory, if it has any.
+    pub(crate) fn device_nid(self) -> Option<i32> {
+        let v = (self.0 & DEV_NID_MASK) >> DEV_NID_SHIFT;
+        (v as i32).checked_sub(1).filter(|n| *n >= 0)
+    }
+    /// The view of the block holding the section, if one does.
+    pub(crate) fn block(self) -> Option<BlockView> {
+        BlockView::decode(self.0)
+    }
+}
 
 const BITS_PER_STATE: u32 = 2;
 /// Sub-sections per state word.
@@ -87,30 +156,23 @@ const LOW_BITS: usize = usize::MAX / 3;
 /// One section of the table. All-zero is an absent section.
 #[derive(Debug)]
 pub(crate) struct Section {
-    /// `SectionFlags` in bits 0..5, the writer lock in bit 7, the device nid + 1 in bits
-    /// 8..16 (0: no device memory).
+    /// The flag word: see `Word` and the layout above.
     ///
-    /// Ordering: writers store sub-section states first and then set VALID with
-    /// Release; readers load this word with Acquire before they load a state, so a
-    /// reader that sees VALID sees the states that were published with it. On removal
-    /// VALID is cleared (Release) before the states are cleared, so a reader either sees
-    /// the section invalid or reads a state that is the one before or after the removal.
+    /// Ordering (the reader protocol is in `query.rs`, the whole argument in
+    /// `concurrency.rs`): every change is one atomic read-modify-write with Release,
+    /// every load is Acquire. Writers store sub-section states before they set VALID
+    /// and clear VALID before they clear the states, so a reader that sees VALID sees
+    /// the states published with it; a block's view is written before PRESENT and
+    /// changes together with ONLINE in one compare-and-swap, so one load gives a
+    /// section's flags and its block's state, zone and nid from one moment.
     flags: AtomicUsize,
-    /// 2-bit sub-section states; see the module docs. Written only under the section
-    /// lock; read by anyone.
+    /// 2-bit sub-section states; see the module docs. Changed only by a holder of the
+    /// section lock, with atomic read-modify-writes (Release); read by anyone (Acquire).
     states: [AtomicUsize; STATE_WORDS],
     /// The memory block record when this is the first section of a block
-    /// (see `block::BlockRecord`), else 0.
+    /// (see `block::BlockRecord`), else 0. Written under the hotplug lock (Release),
+    /// read by anyone (Acquire).
     block: AtomicU32,
-}
-
-/// Holds a section's writer lock; unlocks on drop.
-pub(crate) struct SectionGuard<'a>(&'a Section);
-
-impl Drop for SectionGuard<'_> {
-    fn drop(&mut self) {
-        self.0.unlock_raw();
-    }
 }
 
 impl Default for Section {
@@ -131,31 +193,32 @@ impl Section {
         }
     }
 
-    /// The public flags. Acquire: see the ordering argument on `flags`.
+    /// One load of the flag word. Acquire: pairs with the Release of every change,
+    /// so the states published before a change are visible after it is seen.
+    #[inline]
+    pub(crate) fn word(&self) -> Word {
+        Word(self.flags.load(Ordering::Acquire))
+    }
+
+    /// The public flags (one Acquire load, see `word`).
     #[inline]
     pub(crate) fn flags(&self) -> SectionFlags {
-        SectionFlags::from_bits_truncate((self.flags.load(Ordering::Acquire) & PUBLIC_MASK) as u32)
+        self.word().flags()
     }
 
     /// The nid of the section's device memory, if it has any.
     pub(crate) fn device_nid(&self) -> Option<i32> {
-        let v = (self.flags.load(Ordering::Acquire) & DEV_NID_MASK) >> DEV_NID_SHIFT;
-        (v as i32).checked_sub(1).filter(|n| *n >= 0)
+        self.word().device_nid()
     }
 
-    /// Takes the writer lock, spinning while another writer holds it. Writers hold it
-    /// for a bounded number of instructions and never across a notifier, so the spin
-    /// is short. Readers never take it. Every method below that writes requires it.
-    pub(crate) fn lock(&self) -> SectionGuard<'_> {
-        self.lock_raw();
-        SectionGuard(self)
-    }
-
-    /// Takes the writer lock without a guard (for ranges of sections locked in
-    /// ascending order; see `hotplug::LockedSections`).
+    /// Takes the writer lock, spinning while another writer holds it. Only
+    /// `locked::LockedSections` calls this, in ascending section order (the lock
+    /// order of `order.rs`). Holders keep it for a bounded number of instructions and
+    /// never across a notifier, so the spin is short. Readers never take it.
     pub(crate) fn lock_raw(&self) {
         loop {
-            // Acquire: pairs with the Release of the previous unlock.
+            // Acquire: pairs with the Release of the previous unlock, so the next
+            // holder sees everything written under the lock.
             let old = self.flags.fetch_or(LOCK, Ordering::Acquire);
             if old & LOCK == 0 {
                 return;
@@ -172,24 +235,14 @@ impl Section {
         self.flags.fetch_and(!LOCK, Ordering::Release);
     }
 
-    /// Clears flags (Release, ordered after the writes before it).
-    pub(crate) fn clear_flags(&self, f: SectionFlags) {
-        self.flags
-            .fetch_and(!(f.bits() as usize), Ordering::Release);
-    }
-
-    /// Clears every flag and the device nid (the section becomes absent); keeps the
-    /// lock bit.
-    pub(crate) fn clear_all(&self) {
-        self.flags.fetch_and(LOCK, Ordering::Release);
-    }
-
-    /// Records the nid of the section's device memory (`None`: no device memory).
-    pub(crate) fn set_device_nid(&self, nid: Option<i32>) {
-        let enc = nid.map_or(0, |n| (n as usize).wrapping_add(1) & 0xff);
+    /// Replaces the bits of `mask` with `bits` in one compare-and-swap loop (the
+    /// other bits, the lock bit included, are kept). Release on success: the states
+    /// and records written before are visible with the new word; Relaxed on failure,
+    /// since the retry reads the word again.
+    fn update(&self, mask: usize, bits: usize) {
         let mut cur = self.flags.load(Ordering::Relaxed);
         loop {
-            let new = (cur & !DEV_NID_MASK) | enc << DEV_NID_SHIFT;
+            let new = (cur & !mask) | (bits & mask);
             match self
                 .flags
                 .compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed)
@@ -200,9 +253,50 @@ impl Section {
         }
     }
 
+    /// The section's memory is all gone: every public flag and the device nid are
+    /// cleared in one store; the lock bit and the block view stay (a section inside a
+    /// block keeps its view while the block exists).
+    pub(crate) fn clear_present(&self) {
+        self.flags
+            .fetch_and(!(PUBLIC_MASK | DEV_NID_MASK), Ordering::Release);
+    }
+
+    /// Clears every flag, the device nid and the block view (the section's block is
+    /// removed); keeps the lock bit.
+    pub(crate) fn clear_all(&self) {
+        self.flags.fetch_and(LOCK, Ordering::Release);
+    }
+
+    /// Records the nid of the section's device memory (`None`: no device memory).
+    /// Callers hold the section lock, which is what orders nid changes against each
+    /// other; the compare-and-swap keeps the lock bit and flags that lock-free writers
+    /// (online/offline) change meanwhile.
+    pub(crate) fn set_device_nid(&self, nid: Option<i32>) {
+        let enc = nid.map_or(0, |n| (n as usize).wrapping_add(1) & 0xff);
+        self.update(DEV_NID_MASK, enc << DEV_NID_SHIFT);
+    }
+
     /// Sets flags. Release: publishes the states written before (see `flags`).
     pub(crate) fn set_flags(&self, f: SectionFlags) {
         self.flags.fetch_or(f.bits() as usize, Ordering::Release);
+    }
+
+    /// Writes the block view and, when `online` is given, sets or clears ONLINE in
+    /// the same compare-and-swap, so no reader sees ONLINE with the view of before.
+    pub(crate) fn set_block_view(&self, view: Option<BlockView>, online: Option<bool>) {
+        let (mask, bits) = match online {
+            None => (VIEW_MASK, BlockView::encode(view)),
+            Some(on) => (
+                VIEW_MASK | SectionFlags::ONLINE.bits() as usize,
+                BlockView::encode(view)
+                    | if on {
+                        SectionFlags::ONLINE.bits() as usize
+                    } else {
+                        0
+                    },
+            ),
+        };
+        self.update(mask, bits);
     }
 
     /// The state of sub-section `idx` (out of range: `Absent`). Acquire, so that
@@ -217,16 +311,37 @@ impl Section {
         }
     }
 
-    /// Sets sub-sections `first..=last` to `state`. Release: a reader that sees the
-    /// new state of one sub-section sees everything written before it.
+    /// Sets sub-sections `first..=last` to `state`, one compare-and-swap per state
+    /// word, so writers on other sub-sections of the same word never lose an update.
+    /// Release: a reader that sees the new state of one sub-section sees everything
+    /// written before it.
     pub(crate) fn fill(&self, first: u32, last: u32, state: SubState) {
         let pattern = LOW_BITS.wrapping_mul(state as usize);
         for_each_word_mask(first, last, |word, mask| {
             if let Some(w) = self.states.get(word) {
-                let old = w.load(Ordering::Relaxed);
-                w.store((old & !mask) | (pattern & mask), Ordering::Release);
+                let mut cur = w.load(Ordering::Relaxed);
+                loop {
+                    let new = (cur & !mask) | (pattern & mask);
+                    match w.compare_exchange_weak(cur, new, Ordering::Release, Ordering::Relaxed) {
+                        Ok(_) => break,
+                        Err(v) => cur = v,
+                    }
+                }
             }
         });
+    }
+
+    /// Writes the 2-bit states as bytes, four sub-sections a byte from sub-section 0
+    /// up, lowest bits first (the snapshot format): the little-endian bytes of the
+    /// state words, one Acquire load each.
+    pub(crate) fn copy_state_bytes(&self, out: &mut [u8]) {
+        const W: usize = core::mem::size_of::<usize>();
+        for (chunk, word) in out.chunks_mut(W).zip(self.states.iter()) {
+            let bytes = word.load(Ordering::Acquire).to_le_bytes();
+            for (o, b) in chunk.iter_mut().zip(bytes.iter()) {
+                *o = *b;
+            }
+        }
     }
 
     /// True when any sub-section in `first..=last` satisfies `pred`.
@@ -319,7 +434,8 @@ impl Section {
         self.block.load(Ordering::Acquire)
     }
 
-    /// Replaces the block record. Writers serialise with the hotplug lock.
+    /// Replaces the block record. Writers serialise with the hotplug lock; Release
+    /// pairs with the Acquire of `block_record`.
     pub(crate) fn set_block_record(&self, v: u32) {
         self.block.store(v, Ordering::Release);
     }

@@ -27,6 +27,7 @@ use crate::early::nid_ok;
 use crate::error::{Error, Result};
 use crate::geometry::{AutoOnline, Config};
 use crate::map::{Phase, SparseMap};
+use crate::order::Held;
 use crate::section::{SectionFlags, SubState};
 use crate::table::{leaf_of, NR_LEAVES};
 use crate::zone::{Zone, ZoneSpan, NR_ZONES};
@@ -230,14 +231,34 @@ impl SparseMap {
     /// Serialises the whole state (configuration, phase, boot ranges, sections, blocks,
     /// zone spans; not a notifier) into `buf`, returning the bytes written. `Busy`
     /// while a block is mid-transition; `NoSpc` when `buf` is too short.
+    ///
+    /// Locking: boot, hotplug, every section (ascending) and zones, in the order of
+    /// `order.rs`, held only while the state is copied into `buf` (the format is a
+    /// plain copy of the words: 2-bit states are written as the state words' bytes);
+    /// the checksum is computed after every lock is released.
     pub fn snapshot(&self, buf: &mut [u8]) -> Result<usize> {
-        let _b = self.boot.lock.lock();
-        let _h = self.hotplug.lock();
-        if self.transitions.load(Ordering::Acquire) != 0 {
-            return Err(Error::Busy);
-        }
-        let _t = self.table.lock_all();
-        let _z = self.zones.lock.lock();
+        let len = {
+            let mut top = Held::nothing();
+            let mut b = self.boot.lock.lock(&mut top);
+            let mut h = self.hotplug.lock(b.held());
+            // Under the hotplug lock, which every transition holds when it changes it.
+            if self.transitions.load(Ordering::Acquire) != 0 {
+                return Err(Error::Busy);
+            }
+            let mut t = self.table.lock_all(h.held());
+            let _z = self.zones.lock.lock(t.held());
+            self.copy_state(buf)?
+        };
+        let body = buf.get(..len).ok_or(Error::NoSpc)?;
+        let crc = crc32(body);
+        let mut w = Writer { buf, pos: len };
+        w.u32(crc)?;
+        Ok(w.pos)
+    }
+
+    /// Copies the state into `buf` (everything but the checksum); the caller holds
+    /// every lock. Returns the bytes written.
+    fn copy_state(&self, buf: &mut [u8]) -> Result<usize> {
         let (secs, blocks, spans) = self.populated();
         let total = HEADER
             .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
@@ -250,8 +271,6 @@ impl SparseMap {
         }
         let mut w = Writer { buf, pos: 0 };
         self.write_body(&mut w, total, (secs, blocks, spans))?;
-        let crc = crc32(w.buf.get(..w.pos).ok_or(Error::NoSpc)?);
-        w.u32(crc)?;
         Ok(w.pos)
     }
 
@@ -289,27 +308,24 @@ impl SparseMap {
             w.u64(r.end.0)?;
             w.i32(r.nid)?;
         }
-        let nsub = g.subsections_per_section();
         let mut res = Ok(());
+        let state_bytes = self.state_bytes();
         self.table.for_each(|nr, s| {
-            let f = s.flags();
+            let word = s.word();
+            let f = word.flags();
             if res.is_err() || !f.contains(SectionFlags::PRESENT) {
                 return;
             }
             res = (|| {
                 w.u64(nr.0)?;
                 w.u32(f.bits())?;
-                w.i32(s.device_nid().unwrap_or(-1))?;
-                for byte in 0..self.state_bytes() {
-                    let mut b = 0u8;
-                    for k in 0..4u32 {
-                        let i = (byte as u32).wrapping_mul(4).wrapping_add(k);
-                        if i < nsub {
-                            b |= (s.state(i) as u8) << k.wrapping_mul(2);
-                        }
-                    }
-                    w.u8(b)?;
-                }
+                w.i32(word.device_nid().unwrap_or(-1))?;
+                let out = w
+                    .buf
+                    .get_mut(w.pos..w.pos.wrapping_add(state_bytes))
+                    .ok_or(Error::NoSpc)?;
+                s.copy_state_bytes(out);
+                w.pos = w.pos.wrapping_add(state_bytes);
                 Ok(())
             })();
         });
@@ -380,6 +396,12 @@ impl SparseMap {
     /// (every check is made in that pass), with `write` true replaces the state.
     fn apply(&self, buf: &[u8], h: &Header, write: bool) -> Result<()> {
         let g = self.geometry();
+        // Restore runs alone (its contract); the locks only give the writes below the
+        // tokens and proofs that the lock order asks for.
+        let mut top = Held::nothing();
+        let mut b = self.boot.lock.lock(&mut top);
+        let mut hp = self.hotplug.lock(b.held());
+        let (held, proof) = hp.split();
         let mut r = Reader { buf, pos: HEADER };
         if write {
             self.table.reset();
@@ -445,7 +467,7 @@ impl SparseMap {
                 last_root = Some(root);
             }
             if write {
-                let sec = self.table.get_or_assign(SectionNr(nr))?;
+                let sec = self.table.get_or_assign(held, SectionNr(nr))?;
                 for i in 0..nsub {
                     let st = match state(i) {
                         1 => SubState::Ram,
@@ -484,14 +506,16 @@ impl SparseMap {
                 last_root = Some(root);
             }
             if write {
-                self.table
-                    .get_or_assign(first)?
-                    .set_block_record(rec.encode());
+                self.table.get_or_assign(held, first)?;
+                // The record and every section's view of it (ONLINE came with the
+                // section flags above).
+                self.set_block(proof, BlockId(id), Some(rec), None);
             }
         }
         if leaves > NR_LEAVES {
             return Err(Error::Inval);
         }
+        let z = self.zones.lock.lock(held);
         let mut prev: Option<(u32, u32)> = None;
         for _ in 0..h.spans {
             let (nid, zone) = (r.u32()?, r.u32()?);
@@ -500,7 +524,7 @@ impl SparseMap {
                 end: Pfn(r.u64()?),
                 present_pages: r.u64()?,
             };
-            let z = u8::try_from(zone)
+            let zone_of = u8::try_from(zone)
                 .ok()
                 .and_then(Zone::from_u8)
                 .filter(|z| *z != Zone::None)
@@ -515,7 +539,7 @@ impl SparseMap {
             }
             prev = Some((nid, zone));
             if write {
-                self.zones.set(n, z, span)?;
+                self.zones.set(z.proof(), n, zone_of, span)?;
             }
         }
         if write {

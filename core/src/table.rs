@@ -7,11 +7,12 @@
 //! lock-free reader can never follow a root entry into a leaf that was reused for other
 //! sections (no ABA, no use-after-free: semantics.md section 5 item 1 cannot happen).
 
-use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Lock, LockGuard, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Ordering};
 
 use crate::addr::SectionNr;
 use crate::capacity::{MAX_SECTIONS, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
 use crate::error::{Error, Result};
+use crate::order::{Assign, Before, Guard, Held, OrderedLock, Sections};
 use crate::section::Section;
 
 /// Leaves in the pool.
@@ -66,10 +67,12 @@ pub(crate) struct Table {
     /// Release after the leaf's `root` field, and loaded with Acquire; leaf contents are
     /// atomics that start zero and are never recycled, so nothing else needs ordering.
     roots: [AtomicU16; NR_ROOTS],
-    /// Leaves handed out so far (only grows until `reset`).
+    /// Leaves handed out so far (only grows until `reset`). Stored (Release) under
+    /// `assign` after the new leaf's `root`; loaded with Acquire by walks, so a walk
+    /// that counts a leaf also sees which root it serves.
     used: AtomicUsize,
     /// Serialises leaf assignment (rare: once per 16 GiB populated).
-    assign: Lock,
+    assign: OrderedLock<Assign>,
     leaves: [Leaf; NR_LEAVES],
 }
 
@@ -79,7 +82,7 @@ impl Table {
             Self {
                 roots: array_of![AtomicU16::new(0); NR_ROOTS],
                 used: AtomicUsize::new(0),
-                assign: Lock::new(),
+                assign: OrderedLock::new(),
                 leaves: array_of![Leaf::new(); NR_LEAVES],
             }
         }
@@ -101,13 +104,17 @@ impl Table {
     }
 
     /// The section entry, assigning its leaf if needed. `NoMem` when the pool is empty.
-    pub(crate) fn get_or_assign(&self, nr: SectionNr) -> Result<&Section> {
+    pub(crate) fn get_or_assign<P: Before<Assign>>(
+        &self,
+        held: &mut Held<P>,
+        nr: SectionNr,
+    ) -> Result<&Section> {
         if let Some(s) = self.get(nr) {
             return Ok(s);
         }
         let (root, slot) = Self::split(nr);
         let entry = self.roots.get(root).ok_or(Error::Inval)?;
-        let _g = self.assign.lock();
+        let _g = self.assign.lock(held);
         if entry.load(Ordering::Acquire) == 0 {
             let idx = self.used.load(Ordering::Relaxed);
             let leaf = self.leaves.get(idx).ok_or(Error::NoMem)?;
@@ -129,7 +136,12 @@ impl Table {
 
     /// Assigns leaves for every section in `first..=last`, all or none: checks
     /// capacity first, so a `NoMem` leaves no new leaf behind.
-    pub(crate) fn reserve(&self, first: SectionNr, last: SectionNr) -> Result<()> {
+    pub(crate) fn reserve<P: Before<Assign>>(
+        &self,
+        held: &mut Held<P>,
+        first: SectionNr,
+        last: SectionNr,
+    ) -> Result<()> {
         let (r0, _) = Self::split(first);
         let (r1, _) = Self::split(last);
         if r1 >= NR_ROOTS || r0 > r1 {
@@ -146,7 +158,7 @@ impl Table {
             return Err(Error::NoMem);
         }
         for r in r0..=r1 {
-            self.get_or_assign(SectionNr((r as u64) << LEAF_SHIFT))?;
+            self.get_or_assign(held, SectionNr((r as u64) << LEAF_SHIFT))?;
         }
         Ok(())
     }
@@ -205,31 +217,37 @@ impl Table {
 
     /// Visits every section entry of every assigned leaf in ascending section order.
     pub(crate) fn for_each(&self, mut f: impl FnMut(SectionNr, &Section)) {
-        let mut cur = self.next_leaf(None);
-        while let Some((first, leaf)) = cur {
+        self.for_each_leaf(|first, leaf| {
             for (i, s) in leaf.sections.iter().enumerate() {
                 f(SectionNr(first.wrapping_add(i as u64)), s);
             }
-            cur = self.next_leaf(Some(first));
+        });
+    }
+
+    /// Locks every section of every assigned leaf, in ascending section order (the
+    /// order every other writer uses), and holds off leaf assignment until the
+    /// returned value is dropped, so that nothing in the table changes meanwhile
+    /// (snapshots).
+    pub(crate) fn lock_all<'a, P: Before<Assign>>(
+        &'a self,
+        held: &'a mut Held<P>,
+    ) -> AllLocked<'a> {
+        let mut assign = self.assign.lock(held);
+        let sections = assign.held().then();
+        self.for_each_leaf(|_, leaf| leaf.sections.iter().for_each(Section::lock_raw));
+        AllLocked {
+            table: self,
+            sections,
+            _assign: assign,
         }
     }
 
-    /// Locks every section of every assigned leaf and holds off leaf assignment, so
-    /// that nothing in the table can change until the returned value is dropped
-    /// (snapshots). Lock order: leaf assignment, then sections in leaf-pool order;
-    /// writers never take the assignment lock while they hold a section lock.
-    pub(crate) fn lock_all(&self) -> AllLocked<'_> {
-        let guard = self.assign.lock();
-        let used = self.used.load(Ordering::Acquire);
-        for leaf in self.leaves.iter().take(used) {
-            for s in &leaf.sections {
-                s.lock_raw();
-            }
-        }
-        AllLocked {
-            table: self,
-            used,
-            _guard: guard,
+    /// Visits every assigned leaf in ascending section order.
+    fn for_each_leaf(&self, mut f: impl FnMut(u64, &Leaf)) {
+        let mut cur = self.next_leaf(None);
+        while let Some((first, leaf)) = cur {
+            f(first, leaf);
+            cur = self.next_leaf(Some(first));
         }
     }
 
@@ -262,16 +280,21 @@ impl Table {
 /// [`Table::lock_all`]).
 pub(crate) struct AllLocked<'a> {
     table: &'a Table,
-    used: usize,
-    _guard: LockGuard<'a>,
+    sections: Held<Sections>,
+    _assign: Guard<'a, Assign>,
+}
+
+impl AllLocked<'_> {
+    /// The token for locks after the sections (the zones lock).
+    pub(crate) fn held(&mut self) -> &mut Held<Sections> {
+        &mut self.sections
+    }
 }
 
 impl Drop for AllLocked<'_> {
     fn drop(&mut self) {
-        for leaf in self.table.leaves.iter().take(self.used) {
-            for s in &leaf.sections {
-                s.unlock_raw();
-            }
-        }
+        // The leaves are those locked: assignment is held off until after this.
+        self.table
+            .for_each_leaf(|_, leaf| leaf.sections.iter().for_each(Section::unlock_raw));
     }
 }

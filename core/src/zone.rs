@@ -2,13 +2,14 @@
 //! and the per-node zone spans (Linux `zone_start_pfn`, `spanned_pages`,
 //! `present_pages`).
 
-use crate::sync::{array_of, maybe_const_fn, Lock};
+use crate::sync::{array_of, maybe_const_fn};
 use core::fmt;
 
 use crate::addr::Pfn;
 use crate::atomic64::Atomic64;
 use crate::capacity::MAX_NODES;
 use crate::error::{Error, Result};
+use crate::order::{OrderedLock, Proof, Zones as ZonesLevel};
 
 /// A zone, with the values of `SMEM_ZONE_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -215,7 +216,7 @@ impl SpanCell {
 #[derive(Debug)]
 pub(crate) struct Zones {
     spans: [[SpanCell; NR_ZONES]; MAX_NODES],
-    pub(crate) lock: Lock,
+    pub(crate) lock: OrderedLock<ZonesLevel>,
 }
 
 impl Zones {
@@ -223,7 +224,7 @@ impl Zones {
         pub(crate) fn new() -> Self {
             Self {
                 spans: array_of![array_of![SpanCell::new(); NR_ZONES]; MAX_NODES],
-                lock: Lock::new(),
+                lock: OrderedLock::new(),
             }
         }
     }
@@ -249,8 +250,16 @@ impl Zones {
         })
     }
 
-    /// Replaces a span. The caller holds `lock` (or owns the map exclusively).
-    pub(crate) fn set(&self, nid: i32, zone: Zone, span: ZoneSpan) -> Result<()> {
+    /// Replaces a span; `_held` proves the caller holds `lock`. The fields are
+    /// stored start, end, present (each Release), so a lock-free reader that loads
+    /// `end` before `start` (see `covers`) never pairs a new end with an old start.
+    pub(crate) fn set(
+        &self,
+        _held: &Proof<ZonesLevel>,
+        nid: i32,
+        zone: Zone,
+        span: ZoneSpan,
+    ) -> Result<()> {
         let c = self.cell(nid, zone)?;
         let span = if span.is_empty() {
             ZoneSpan {
@@ -265,6 +274,20 @@ impl Zones {
         c.end.store(span.end.0);
         c.present.store(span.present_pages);
         Ok(())
+    }
+
+    /// True when the span of `zone` on `nid` already covers `[start, end)`, read
+    /// without the lock. Only for spans that never shrink between resets (ZONE_DEVICE):
+    /// `end` is loaded before `start`, and both only move outward, so the span at the
+    /// time `start` was read contains `[start, end)` as read, and every later span
+    /// contains that one. A `true` answer is therefore true from then on.
+    pub(crate) fn covers(&self, nid: i32, zone: Zone, start: Pfn, end: Pfn) -> bool {
+        let Ok(c) = self.cell(nid, zone) else {
+            return false;
+        };
+        let e = c.end.load();
+        let s = c.start.load();
+        s < e && s <= start.0 && end.0 <= e
     }
 
     /// Empties every span (init and restore only).
