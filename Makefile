@@ -90,7 +90,9 @@ header-check:
 	  echo "include/sparsemem.h is stale: run make header and commit it"; exit 1; fi
 
 # loom models of the concurrency protocols, on a tiny table so each iteration is cheap.
-LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=8 \
+# Three leaves of 4 sections: boot RAM's and two more (a writer crossing two leaves
+# handed out in descending address order, against a snapshot).
+LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=12 \
 	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4
 loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1

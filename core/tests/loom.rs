@@ -8,12 +8,15 @@
 
 use loom::sync::Arc;
 use loom::thread;
-use sparsemem::{BlockId, Config, Error, OnlineType, Pfn, PfnKind, SparseMap};
+use sparsemem::capacity::{MAX_SECTIONS, SECTIONS_PER_LEAF};
+use sparsemem::{BlockId, Config, Error, OnlineType, Pfn, PfnKind, SparseMap, Zone};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const MIB: u64 = 1 << 20;
 /// Section 1's first pfn (x86-64 geometry: 32768 pages per section).
 const S1: u64 = 32768;
+/// x86-64 geometry: 128 MiB sections (and memory blocks), 2 MiB sub-sections.
+const SECTION: u64 = 128 * MIB;
 
 /// x86-64 geometry in a 35-bit space: 256 section numbers fit the loom build's table.
 fn cfg() -> Config {
@@ -182,5 +185,96 @@ fn snapshot_racing_a_device_add_sees_all_or_nothing() {
             seen == before || seen == after,
             "a snapshot saw half of a device add"
         );
+    });
+}
+
+/// A snapshot locks every section; a writer locks the sections of its range in
+/// ascending order. The two must agree on one lock order even when the table's leaves
+/// were handed out out of address order, and the snapshot must see the range whole.
+#[test]
+fn snapshot_against_a_writer_crossing_two_leaves_handed_out_in_descending_order() {
+    // Boot RAM takes the leaf of sections 0.., the model two more.
+    assert!(
+        MAX_SECTIONS.div_ceil(SECTIONS_PER_LEAF) >= 3,
+        "the loom build needs 3 table leaves (see LOOM_CAPACITY in the Makefile)"
+    );
+    let per_leaf = SECTIONS_PER_LEAF as u64;
+    // The first sections of the lower and the higher leaf; the writer's range crosses
+    // the boundary between them: the last sub-section of the lower leaf's last section
+    // and the first sub-section of the higher leaf's first section.
+    let (lower, higher) = (per_leaf, 2 * per_leaf);
+    let boundary = higher * SECTION;
+    let crossing = boundary - 2 * MIB;
+    let bytes = |m: &SparseMap, len: usize| {
+        let mut b = vec![0u8; len];
+        let n = m
+            .snapshot(&mut b)
+            .expect("no block is in transition: a snapshot must succeed");
+        b.truncate(n);
+        b
+    };
+    model("snapshot vs leaf-crossing writer", move || {
+        let map = booted();
+        // The higher leaf is handed out first, then the lower one: in the leaf pool
+        // (the order a snapshot locks sections in) they are in descending address
+        // order, while writers lock ascending section numbers.
+        map.add_device(0, higher * SECTION + 64 * MIB, 2 * MIB)
+            .unwrap();
+        map.add_device(0, lower * SECTION + 64 * MIB, 2 * MIB)
+            .unwrap();
+        // Room for the section the writer adds on top of the present ones.
+        let len = map.snapshot_bytes() + 4096;
+        let m2 = map.clone();
+        let writer = thread::spawn(move || {
+            m2.add_device(0, crossing, 4 * MIB).unwrap();
+            m2.remove_device(crossing, 4 * MIB).unwrap();
+        });
+        let seen = bytes(&map, len);
+        writer.join().unwrap();
+        let copy = SparseMap::new_boxed(&cfg()).unwrap();
+        copy.restore(&seen).unwrap();
+        let below = copy.pfn_valid(Pfn(crossing >> 12));
+        let above = copy.pfn_valid(Pfn(boundary >> 12));
+        assert_eq!(
+            below, above,
+            "a snapshot saw half of a device range crossing two leaves"
+        );
+    });
+}
+
+/// A pfn that reads as valid RAM of a hot-added block has that block (its record and
+/// nid), and one that reads as online has the zone it was onlined into.
+#[test]
+fn pfn_info_against_add_memory_and_online_movable() {
+    model("pfn_info vs add_memory + online", || {
+        let map = booted();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || match m2.pfn_info(Pfn(S1)) {
+            Ok(i) => {
+                if i.valid {
+                    assert_eq!(i.kind, PfnKind::Ram, "torn pfn_info {i:?}");
+                    assert_eq!(
+                        i.nid, 1,
+                        "a valid pfn of the new block without its nid: {i:?}"
+                    );
+                    assert!(
+                        i.block_state.is_some(),
+                        "a valid pfn of the new block without its block: {i:?}"
+                    );
+                }
+                if i.online {
+                    assert_eq!(
+                        i.zone,
+                        Zone::Movable,
+                        "an online pfn of a block onlined movable: {i:?}"
+                    );
+                }
+            }
+            Err(e) => assert_eq!(e, Error::NoEnt),
+        });
+        map.add_memory(1, SECTION, SECTION, &()).unwrap();
+        map.online_block(BlockId(1), OnlineType::Movable, &())
+            .unwrap();
+        reader.join().unwrap();
     });
 }
