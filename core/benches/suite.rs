@@ -5,14 +5,15 @@
 //! Groups: lookups on a realistic 1 TiB machine (random and sequential pfns) and on a
 //! sparse 52-bit machine, against a flat one-load table, a BTreeMap, a binary search
 //! and vm-memory; hotplug bookkeeping; reader throughput under a churning writer;
-//! next_valid_pfn walks.
+//! device writers on one thread against two; next_valid_pfn walks.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use sparsemem::{Config, Pfn, SparseMap};
@@ -169,6 +170,67 @@ fn scaling(c: &mut Criterion) {
     );
 }
 
+/// Device add + remove pairs (2 MiB) each writer thread runs per iteration of the
+/// `device_writers` benchmarks.
+const DEVICE_PAIRS: u64 = 64;
+
+/// Runs `iters` iterations of `DEVICE_PAIRS` add + remove pairs of the 2 MiB device
+/// range at each of `starts`, one thread per start, all released at once; returns the
+/// wall time from their release until the last of them finished.
+fn device_pairs(map: &SparseMap, starts: &[u64], iters: u64) -> Duration {
+    let go = Barrier::new(starts.len() + 1);
+    std::thread::scope(|s| {
+        let writers: Vec<_> = starts
+            .iter()
+            .map(|&start| {
+                let go = &go;
+                s.spawn(move || {
+                    go.wait();
+                    for _ in 0..iters * DEVICE_PAIRS {
+                        map.add_device(0, black_box(start), 2 * MIB).unwrap();
+                        map.remove_device(black_box(start), 2 * MIB).unwrap();
+                    }
+                })
+            })
+            .collect();
+        go.wait();
+        let t = Instant::now();
+        for w in writers {
+            w.join().unwrap();
+        }
+        t.elapsed()
+    })
+}
+
+/// Device writers scaling from one thread to two: on disjoint sections (they share
+/// no section lock) and on disjoint sub-sections of one section. An iteration is
+/// `DEVICE_PAIRS` pairs per thread, timed on the wall clock, so the throughput of two
+/// threads relative to one is 2 x (time of one thread) / (time of two threads); the
+/// report compares it with the concurrency targets (>= 1.7x and >= 0.8x).
+fn device_writers(c: &mut Criterion) {
+    let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    map.boot_add_ram(0, 0, GIB).unwrap();
+    map.boot_finish().unwrap();
+    let map = &*map;
+    // Sections 512 and 640: empty, in two different leaves (no shared cache line).
+    let (one, other) = (64 * GIB, 80 * GIB);
+    // Sub-section 32 of the section of `one`: disjoint from its sub-section 0.
+    let same_section = one + 64 * MIB;
+    let mut g = c.benchmark_group("device_writers");
+    g.throughput(Throughput::Elements(DEVICE_PAIRS));
+    g.bench_function("one_thread", |b| {
+        b.iter_custom(|n| device_pairs(map, &[one], n))
+    });
+    g.throughput(Throughput::Elements(2 * DEVICE_PAIRS));
+    g.bench_function("two_threads_disjoint_sections", |b| {
+        b.iter_custom(|n| device_pairs(map, &[one, other], n))
+    });
+    g.bench_function("two_threads_one_section", |b| {
+        b.iter_custom(|n| device_pairs(map, &[one, same_section], n))
+    });
+    g.finish();
+}
+
 /// Finding every valid pfn of a sparse window: the `next_valid_pfn` walk against a
 /// `pfn_valid` loop over every pfn (16 GiB window, 2 GiB of it RAM).
 fn walk(c: &mut Criterion) {
@@ -209,7 +271,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = suite;
     config = config();
-    targets = lookups, hotplug, scaling, walk
+    targets = lookups, hotplug, scaling, device_writers, walk
 }
 
 fn main() {
