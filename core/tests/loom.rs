@@ -9,7 +9,9 @@
 use loom::sync::Arc;
 use loom::thread;
 use sparsemem::capacity::{MAX_SECTIONS, SECTIONS_PER_LEAF};
-use sparsemem::{BlockId, Config, Error, OnlineType, Pfn, PfnKind, SparseMap, Zone};
+use sparsemem::{
+    BlockId, BlockState, Config, Error, OnlineType, Pfn, PfnKind, SectionFlags, SparseMap, Zone,
+};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 const MIB: u64 = 1 << 20;
@@ -268,7 +270,22 @@ fn pfn_info_against_add_memory_and_online_movable() {
                         Zone::Movable,
                         "an online pfn of a block onlined movable: {i:?}"
                     );
+                    assert_eq!(i.block_state, Some(BlockState::Online), "torn: {i:?}");
+                } else if i.valid {
+                    assert_eq!(i.zone, Zone::None, "an offline pfn with a zone: {i:?}");
+                    assert!(
+                        matches!(
+                            i.block_state,
+                            Some(BlockState::Offline | BlockState::GoingOnline)
+                        ),
+                        "an offline pfn of a block that is online: {i:?}"
+                    );
                 }
+                assert_eq!(
+                    i.section_flags.contains(SectionFlags::ONLINE),
+                    i.online,
+                    "section ONLINE and the pfn's answer disagree: {i:?}"
+                );
             }
             Err(e) => assert_eq!(e, Error::NoEnt),
         });
