@@ -1,63 +1,101 @@
 //! # Concurrency design
 //!
-//! Readers (`pfn_valid`, `pfn_online`, `pfn_info`, `section_info`, `next_valid_pfn`,
-//! `block_info`, `zone_span`, walks) never take a lock and never wait: each is a
-//! bounded sequence of atomic loads (the boot-range binary search included). Writers
-//! serialise among themselves with short locks that are never held across a notifier.
+//! Readers (`pfn_valid`, `pfn_online`, `pfn_info`, `next_valid_pfn`, `section_info`,
+//! `block_info`, `zone_span`, walks) never take a lock. Writers serialise among
+//! themselves with short locks that are never held across a notifier, taken in one
+//! global order.
 //!
-//! ## The atomics and who writes them
+//! ## The lock order
 //!
-//! | atomic | written by | under |
+//! ```text
+//! boot → hotplug → leaf assignment → sections (ascending section number) → zones
+//! ```
+//!
+//! Enforced by construction (`order.rs`): a lock is taken only with the token of the
+//! level held so far, borrowed for as long as the new guard lives, and only if the
+//! two levels are in this order; section locks are taken only as a run in ascending
+//! section order (`locked::LockedSections`, and `Table::lock_all` for snapshots, which
+//! walks the leaves by section number, not by the order they were handed out in).
+//!
+//! | operation | takes |
+//! |---|---|
+//! | `boot_add_ram` | boot |
+//! | `boot_finish` | boot, hotplug, assignment (per leaf), zones |
+//! | `add_memory`, `remove_memory`, `offline_and_remove_memory` | hotplug, assignment, sections of the range |
+//! | `online_block`, `offline_block` | hotplug (before and after the notifier), zones |
+//! | `add_device` | assignment (per new leaf), sections of the range, zones only if the ZONE_DEVICE span grows |
+//! | `remove_device` | sections of the range |
+//! | `snapshot` | boot, hotplug, assignment, every section, zones: only while the state is copied; the checksum is computed after |
+//! | `restore`, `init` | not concurrent with any other call (their contract) |
+//!
+//! ## The atomics, their writers and their ordering
+//!
+//! | atomic | written by, under | ordering |
 //! |---|---|---|
-//! | root entry (`table`) | leaf assignment | the assignment lock; Release after the leaf's `root` |
-//! | section flag word (`section`) | device ops, RAM ops, boot, online/offline | that section's lock bit (bit 7 of the same word) |
-//! | sub-section state words | device ops, RAM add/remove, boot | the section lock |
-//! | block record (first section of a block) | RAM ops, online/offline | the hotplug lock |
-//! | zone span cells (`zone`) | boot, online/offline, device add | the zones lock |
-//! | boot ranges | `boot_add_ram`, `restore` | the boot lock, before the phase word says Running |
-//! | phase, transition count (`map`) | boot_finish / restore; transitions | the hotplug lock |
+//! | `Table::roots` | leaf assignment, under the assignment lock | Release after the leaf's `root`; readers Acquire |
+//! | `Table::used` | leaf assignment | Release after the leaf's `root`; walks Acquire, so a counted leaf shows its root |
+//! | `Leaf::root` | leaf assignment | Release; Acquire in walks |
+//! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock | every change one read-modify-write with Release; loads Acquire |
+//! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
+//! | block record (`Section::block`) | block transitions, under the hotplug lock | Release; Acquire |
+//! | device nid (in the flag word) | device ops, under the section lock (compare-and-swap keeps the lock bit and what lock-free writers change) | stored before the Device states it names, cleared after the last of them |
+//! | zone span cells | under the zones lock | `set` stores start, end, present with Release; `covers` loads end before start |
+//! | boot ranges, zone limits (`Published64`) | the boot phase, `init`, `restore` | written before publication (phase word, section flags, both Release); read Relaxed after those Acquire loads |
+//! | `phase` | `init`, `boot_finish`, `restore` | Release; Acquire |
+//! | `geometry`, `options` | `init` only | Relaxed: `init` happens-before every other call by contract |
+//! | `transitions` | block transitions, under the hotplug lock | AcqRel; `snapshot` reads it (Acquire) under the hotplug lock |
 //!
-//! Lock order: boot → hotplug → leaf assignment → sections (ascending) → zones. Device
-//! operations take only section locks (and, briefly and never while holding a section
-//! lock, the assignment lock, and after their section locks the zones lock), so device
-//! operations on different sections never wait for each other or for RAM operations.
+//! ## Publication order and the reader protocol
 //!
-//! ## Publication order
-//!
-//! *Add* (device or RAM): under the section lock, the sub-section states are stored
-//! first, then PRESENT | VALID (and TAINT) are set with Release. A reader loads the flag
-//! word with Acquire, then the state: if it sees VALID it also sees the states that were
-//! published with it.
+//! *Add* (device or RAM), under the section lock: the sub-section states are stored
+//! first, then PRESENT | VALID (and TAINT) are set with Release. A RAM add writes its
+//! blocks (record and every section's view) before that. A device add stores the
+//! section's device nid before the states.
 //!
 //! *Remove of the last sub-section* (or of a RAM block): every flag of the section is
-//! cleared first (Release), then the states. A reader that sees the old flags reads
-//! either the old state (the answer before the removal) or the cleared state; in the
-//! latter case the flag word is already clear (the state store is ordered after it),
-//! so `pfn_info` re-reads the flags and answers "absent" (the answer after the
-//! removal). `pfn_valid` needs no re-read: a cleared state already answers false.
+//! cleared first (one store, Release; a RAM removal clears the block view with it),
+//! then the states, then (RAM) the block records.
 //!
-//! *Sub-section states* hold a sub-section's "active" and "device" facts in one 2-bit
-//! field of one word, so no reader can combine an old "active" with a new "device" (the
-//! reason the C API's two masks are not stored as two words).
+//! *Block transitions* change the record and every section's view; when ONLINE
+//! changes, it changes in the same compare-and-swap as the view, so ONLINE is never
+//! seen with the block's state or zone of before.
 //!
-//! *Blocks*: an online or offline marks the block BUSY (and GOING_*) under the hotplug
-//! lock, calls the notifier with no lock held, then commits under the lock. Other
-//! mutating calls on a BUSY block are `Busy`; nothing waits for a notifier.
+//! *Readers*: `pfn_valid`, `pfn_online`, `next_valid_pfn` load the flag word (Acquire)
+//! and then, if VALID, the state: both from before or both consistent with after, by
+//! the orders above. `pfn_info` loads the word (flags and block view in one load), the
+//! state, and the word again: if the section went absent meanwhile the answer is
+//! "absent" (after the removal); a Device state takes its nid from the second load,
+//! which follows the state and so sees the nid stored before it, and if that nid is
+//! gone the device memory was removed meanwhile and the pfn is answered as after that
+//! removal. Every per-pfn query is a fixed number of loads (plus, for a pfn in a boot
+//! sub-section with holes, a binary search of the boot ranges): no retry, on every
+//! target, so an interrupt handler that preempted a writer on the same CPU finishes.
 //!
 //! ## What a reader may observe mid-operation
 //!
 //! A per-pfn answer concurrent with a mutating call is the answer before it or the one
-//! after it: the flags/state pair above is read in the publication order, and a
-//! multi-section operation changes each section as one step under that section's lock.
+//! after it. Two stated exceptions, both narrower than a field of another block:
+//! a pfn_info racing a device add that taints an already-present section may show the
+//! `TAINT_DEVICE` flag one step behind the pfn's state (flags and states are two
+//! words); and its device nid, for device memory of a section whose last device range
+//! was removed and another node's added between the reader's two loads of the word, is
+//! the later range's (device nids are per section until sub-section nids arrive).
 //! Multi-field results (`section_info`, `block_info`, `stats`, `zone_span`, walks) may
-//! mix fields of before and after, as c-api.md allows. Because the usage state lives
-//! inline in the never-recycled table, a reader can never dereference freed memory: the
-//! whole class of CVE-2023-52489 cannot exist (decision 5).
+//! mix fields of before and after, as c-api.md allows. On targets without 64-bit
+//! atomics, the queries that read zone spans (`zone_span`, `block_info`, `valid_zones`,
+//! the block walk, `stats`) may retry while a span is being stored.
+//!
+//! Because the usage state lives inline in the never-recycled table, a reader can never
+//! dereference freed memory: the whole class of CVE-2023-52489 cannot exist.
 //!
 //! ## How it is checked
 //!
 //! `tests/loom.rs` model-checks a reader against the first add and the last removal of
-//! a section (T49/T50), two writers on disjoint and on overlapping ranges of one section
-//! (T51), an online racing an offline of one block, and a snapshot racing a device add.
-//! `tests/stress.rs` runs readers against churning writers with real threads, and the
-//! test suite runs under Miri.
+//! a section, two writers on disjoint and on overlapping ranges of one section, an
+//! online racing an offline, a snapshot racing a device add, a snapshot racing a
+//! writer that crosses two leaves handed out in descending order (the deadlock of the
+//! old leaf-order `lock_all`), and `pfn_info` against `add_memory` and an online to
+//! Movable. `tests/stress.rs` and `c-tests/test_threads.c` run readers that check every
+//! `pfn_info` field against the operation in flight, a snapshotter, and writers on
+//! device ranges (one crossing two leaves) and blocks, with a watchdog that fails the
+//! test when a thread makes no progress. The test suite runs under Miri.

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::locked::LockedSections;
 use crate::map::{Phase, SparseMap};
 use crate::order::Held;
-use crate::section::{Section, SectionFlags, SubState};
+use crate::section::{Section, SectionFlags, SubState, SUBS_PER_WORD};
 use crate::zone::Zone;
 
 /// One section's part of a pfn range.
@@ -94,6 +94,86 @@ impl SparseMap {
         worst.map_or(Ok(()), Err)
     }
 
+    /// The one sub-section-state word of a range inside one section, if it is one.
+    fn one_word(&self, s: Pfn, e: Pfn) -> Option<(&Section, u32, u32)> {
+        let g = self.geometry();
+        let nr = g.section_of(s);
+        if g.section_of(Pfn(e.0.wrapping_sub(1))) != nr {
+            return None;
+        }
+        let (a, b) = (
+            g.subsection_index(s),
+            g.subsection_index(Pfn(e.0.wrapping_sub(1))),
+        );
+        if a / SUBS_PER_WORD != b / SUBS_PER_WORD {
+            return None;
+        }
+        Some((self.table.get(nr)?, a, b))
+    }
+
+    /// The fast path of `add_device`: a range inside one state word of a section that
+    /// already is what the add leaves it (present, valid, this nid's device memory,
+    /// TAINT where the range needs it, a ZONE_DEVICE span that covers the range). Then
+    /// nothing but the sub-section states changes, and one compare-and-swap claims and
+    /// publishes them: writers on other sub-sections of the section never wait for
+    /// this one. `None`: take the exclusive path.
+    fn add_device_fast(&self, nid: i32, s: Pfn, e: Pfn) -> Option<Result<()>> {
+        let (sec, a, b) = self.one_word(s, e)?;
+        if !self.zones.covers(nid, Zone::Device, s, e) || !sec.fast_enter(0) {
+            return None;
+        }
+        // Registered: no exclusive writer changes the flags or the nid until we leave.
+        let w = sec.word();
+        let g = self.geometry();
+        let inside = (s.0 | e.0) & g.pages_per_section().wrapping_sub(1) != 0;
+        let want = SectionFlags::PRESENT
+            | SectionFlags::VALID
+            | if inside {
+                SectionFlags::TAINT_DEVICE
+            } else {
+                SectionFlags::empty()
+            };
+        if !w.flags().contains(want) || w.device_nid() != Some(nid) {
+            sec.fast_exit(0);
+            return None;
+        }
+        if sec
+            .swap_states(a, b, SubState::Absent, SubState::Device)
+            .is_ok()
+        {
+            sec.fast_exit(b.wrapping_sub(a).wrapping_add(1));
+            return Some(Ok(()));
+        }
+        // What is there: System RAM first (NxIo: it cannot change while we are
+        // registered), else device memory (Exist).
+        let ram = sec.any_in(a, b, |st| {
+            matches!(st, SubState::Ram | SubState::RamPartial)
+        });
+        sec.fast_exit(0);
+        Some(Err(if ram { Error::NxIo } else { Error::Exist }))
+    }
+
+    /// The fast path of `remove_device`: a range inside one state word of a section
+    /// that keeps other device memory after it (so neither the section nor its nid
+    /// changes). `None`: take the exclusive path.
+    fn remove_device_fast(&self, s: Pfn, e: Pfn) -> Option<Result<()>> {
+        let (sec, a, b) = self.one_word(s, e)?;
+        let n = b.wrapping_sub(a).wrapping_add(1);
+        if !sec.fast_enter(n) {
+            return None;
+        }
+        match sec.swap_states(a, b, SubState::Device, SubState::Absent) {
+            Ok(()) => {
+                sec.fast_exit(0);
+                Some(Ok(()))
+            }
+            Err(_) => {
+                sec.fast_exit(n);
+                Some(Err(Error::NoEnt))
+            }
+        }
+    }
+
     /// Adds device memory `[start, start+size)` on node `nid` (Linux `memremap_pages`).
     /// It may share a section with RAM; the section gets TAINT_DEVICE when the range
     /// starts or ends inside it; an early section stays early. Never creates blocks.
@@ -116,6 +196,9 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
+        if let Some(r) = self.add_device_fast(nid, s, e) {
+            return r;
+        }
         let mut held = Held::nothing();
         self.table.reserve(&mut held, first, last)?;
         let mut locked =
@@ -132,6 +215,7 @@ impl SparseMap {
             // flag word finds the nid (see `query::pfn_info`).
             sec.set_device_nid(Some(nid));
             sec.fill(c.first, c.last, SubState::Device);
+            sec.count_devices(c.last.wrapping_sub(c.first).wrapping_add(1), 0);
             let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
             if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
                 f |= SectionFlags::TAINT_DEVICE;
@@ -170,6 +254,9 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
+        if let Some(r) = self.remove_device_fast(s, e) {
+            return r;
+        }
         let mut held = Held::nothing();
         let locked =
             LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoEnt)?;
@@ -188,9 +275,11 @@ impl SparseMap {
             let Some(sec) = self.table.get(c.nr) else {
                 continue;
             };
+            let mine = c.last.wrapping_sub(c.first).wrapping_add(1);
             let others = sec
                 .count_in(0, top, |st| st != SubState::Absent)
-                .wrapping_sub(c.last.wrapping_sub(c.first).wrapping_add(1));
+                .wrapping_sub(mine);
+            sec.count_devices(0, mine);
             if others == 0 {
                 // The last sub-section goes: every flag (VALID first among them) is
                 // cleared before the states, so a reader that sees a cleared state

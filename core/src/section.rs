@@ -73,11 +73,10 @@ impl SubState {
 }
 
 // The flag word (`Section::flags`), 32 bits so that every target holds it in one
-// atomic: public flags in bits 0..5, the writer lock in bit 7, the device nid + 1 in
-// bits 8..16 (0: no device memory), and the block view (see `BlockView`) in bits
-// 16..30: the block's state code in 16..19, its zone in 19..22, its nid + 2 in 22..30.
+// atomic: public flags in bits 0..5, the device nid + 1 in bits 8..16 (0: no device
+// memory), and the block view (see `BlockView`) in bits 16..30: the block's state code
+// in 16..19, its zone in 19..22, its nid + 2 in 22..30.
 const PUBLIC_MASK: usize = 0x1f;
-const LOCK: usize = 1 << 7;
 const DEV_NID_SHIFT: u32 = 8;
 const DEV_NID_MASK: usize = 0xff << DEV_NID_SHIFT;
 const VIEW_SHIFT: u32 = 16;
@@ -145,6 +144,14 @@ impl Word {
     }
 }
 
+// The writers' word (`Section::writers`): the exclusive lock in bit 31, device writers
+// on the fast path in bits 16..31, and the count of Device sub-sections in bits 0..16.
+const EXCLUSIVE: u32 = 1 << 31;
+const FAST_ONE: u32 = 1 << 16;
+const FAST_MASK: u32 = 0x7fff << 16;
+const DEVICES_MASK: u32 = 0xffff;
+const _: () = assert!(MAX_SUBSECTIONS < DEVICES_MASK as usize);
+
 const BITS_PER_STATE: u32 = 2;
 /// Sub-sections per state word.
 pub(crate) const SUBS_PER_WORD: u32 = usize::BITS / BITS_PER_STATE;
@@ -173,6 +180,14 @@ pub(crate) struct Section {
     /// (see `block::BlockRecord`), else 0. Written under the hotplug lock (Release),
     /// read by anyone (Acquire).
     block: AtomicU32,
+    /// Writers of this section (see the constants above): a writer that changes what
+    /// the whole section is (present, its device nid, TAINT, a RAM block) takes the
+    /// section exclusively; a device writer that only flips sub-section states of a
+    /// section that stays as it is registers here as a fast writer and claims its
+    /// states by compare-and-swap, so fast writers never wait for each other. The
+    /// exclusive lock waits for fast writers to leave; fast writers never wait: they
+    /// fall back to the exclusive path. Never read by readers.
+    writers: AtomicU32,
 }
 
 impl Default for Section {
@@ -189,6 +204,7 @@ impl Section {
                 flags: AtomicUsize::new(0),
                 states: array_of![AtomicUsize::new(0); STATE_WORDS],
                 block: AtomicU32::new(0),
+                writers: AtomicU32::new(0),
             }
         }
     }
@@ -211,32 +227,128 @@ impl Section {
         self.word().device_nid()
     }
 
-    /// Takes the writer lock, spinning while another writer holds it. Only
-    /// `locked::LockedSections` calls this, in ascending section order (the lock
-    /// order of `order.rs`). Holders keep it for a bounded number of instructions and
-    /// never across a notifier, so the spin is short. Readers never take it.
+    /// Takes the section exclusively, spinning while another writer holds it, then
+    /// waits for fast writers in flight to leave (a few instructions each; they never
+    /// wait for anything). Only `locked::LockedSections` calls this, in ascending
+    /// section order (the lock order of `order.rs`). Holders keep it for a bounded
+    /// number of instructions and never across a notifier. Readers never take it.
     pub(crate) fn lock_raw(&self) {
+        let mut pause = 1u32;
         loop {
-            // Acquire: pairs with the Release of the previous unlock, so the next
-            // holder sees everything written under the lock.
-            let old = self.flags.fetch_or(LOCK, Ordering::Acquire);
-            if old & LOCK == 0 {
-                return;
+            let cur = self.writers.load(Ordering::Relaxed);
+            // Acquire: pairs with the Release of the previous unlock.
+            if cur & EXCLUSIVE == 0
+                && self
+                    .writers
+                    .compare_exchange_weak(
+                        cur,
+                        cur | EXCLUSIVE,
+                        Ordering::Acquire,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok()
+            {
+                break;
             }
-            while self.flags.load(Ordering::Relaxed) & LOCK != 0 {
+            // Back off: a waiter that keeps loading the word pulls its cache line
+            // away from the holder.
+            for _ in 0..pause {
                 crate::sync::spin_loop();
+            }
+            pause = pause.saturating_mul(2).min(64);
+        }
+        // Acquire: pairs with the Release of `fast_exit`, so the fast writers'
+        // stores are visible to the holder.
+        while self.writers.load(Ordering::Acquire) & FAST_MASK != 0 {
+            crate::sync::spin_loop();
+        }
+    }
+
+    /// Releases the exclusive lock. Release: everything written under it is visible
+    /// to the next writer.
+    pub(crate) fn unlock_raw(&self) {
+        self.writers.fetch_and(!EXCLUSIVE, Ordering::Release);
+    }
+
+    /// Registers a fast device writer unless the section is held exclusively; a
+    /// remover of `remove` Device sub-sections also takes them off the count, and only
+    /// if at least one other stays (so the last device memory of a section, which
+    /// changes the section, always goes the exclusive way). Acquire: the fast writer
+    /// sees what the last exclusive holder wrote. `false`: take the exclusive path.
+    pub(crate) fn fast_enter(&self, remove: u32) -> bool {
+        let mut cur = self.writers.load(Ordering::Relaxed);
+        loop {
+            if cur & EXCLUSIVE != 0
+                || cur & FAST_MASK == FAST_MASK
+                || (remove != 0 && cur & DEVICES_MASK <= remove)
+            {
+                return false;
+            }
+            let new = cur.wrapping_add(FAST_ONE).wrapping_sub(remove);
+            match self
+                .writers
+                .compare_exchange_weak(cur, new, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => return true,
+                Err(v) => cur = v,
             }
         }
     }
 
-    /// Releases the writer lock. Release: everything written under the lock is
-    /// visible to the next holder.
-    pub(crate) fn unlock_raw(&self) {
-        self.flags.fetch_and(!LOCK, Ordering::Release);
+    /// A fast writer leaves, adding `devices` to the count (what it added, or what a
+    /// failed remover gives back). Release: its stores are visible to the next
+    /// exclusive holder, which waits for the count of fast writers to drop.
+    pub(crate) fn fast_exit(&self, devices: u32) {
+        self.writers
+            .fetch_add(devices.wrapping_sub(FAST_ONE), Ordering::Release);
+    }
+
+    /// Changes the count of Device sub-sections (holders of the exclusive lock).
+    pub(crate) fn count_devices(&self, added: u32, removed: u32) {
+        self.writers
+            .fetch_add(added.wrapping_sub(removed), Ordering::Relaxed);
+    }
+
+    /// Sub-sections `first..=last` (in one state word) go from `from` to `to` in one
+    /// compare-and-swap, only if every one of them is `from`: the claim of a fast
+    /// device writer. `Err` otherwise (nothing changed). Release: publishes the
+    /// change.
+    pub(crate) fn swap_states(
+        &self,
+        first: u32,
+        last: u32,
+        from: SubState,
+        to: SubState,
+    ) -> core::result::Result<(), ()> {
+        let mut mask_of = (0usize, 0usize);
+        for_each_word_mask(first, last, |word, mask| mask_of = (word, mask));
+        let (word, mask) = mask_of;
+        let Some(w) = self.states.get(word) else {
+            return Err(());
+        };
+        let (from, to) = (
+            LOW_BITS.wrapping_mul(from as usize) & mask,
+            LOW_BITS.wrapping_mul(to as usize) & mask,
+        );
+        let mut cur = w.load(Ordering::Relaxed);
+        loop {
+            if cur & mask != from {
+                return Err(());
+            }
+            match w.compare_exchange_weak(
+                cur,
+                (cur & !mask) | to,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(v) => cur = v,
+            }
+        }
     }
 
     /// Replaces the bits of `mask` with `bits` in one compare-and-swap loop (the
-    /// other bits, the lock bit included, are kept). Release on success: the states
+    /// other bits are kept). Release on success: the states
     /// and records written before are visible with the new word; Relaxed on failure,
     /// since the retry reads the word again.
     fn update(&self, mask: usize, bits: usize) {
@@ -254,25 +366,30 @@ impl Section {
     }
 
     /// The section's memory is all gone: every public flag and the device nid are
-    /// cleared in one store; the lock bit and the block view stay (a section inside a
-    /// block keeps its view while the block exists).
+    /// cleared in one store; the block view stays (a section inside a block keeps its
+    /// view while the block exists).
     pub(crate) fn clear_present(&self) {
         self.flags
             .fetch_and(!(PUBLIC_MASK | DEV_NID_MASK), Ordering::Release);
     }
 
     /// Clears every flag, the device nid and the block view (the section's block is
-    /// removed); keeps the lock bit.
+    /// removed).
     pub(crate) fn clear_all(&self) {
-        self.flags.fetch_and(LOCK, Ordering::Release);
+        self.flags.fetch_and(0, Ordering::Release);
     }
 
     /// Records the nid of the section's device memory (`None`: no device memory).
-    /// Callers hold the section lock, which is what orders nid changes against each
-    /// other; the compare-and-swap keeps the lock bit and flags that lock-free writers
-    /// (online/offline) change meanwhile.
+    /// Callers hold the section exclusively, which is what orders nid changes against
+    /// each other; the compare-and-swap keeps the flags that block transitions change
+    /// meanwhile.
     pub(crate) fn set_device_nid(&self, nid: Option<i32>) {
         let enc = nid.map_or(0, |n| (n as usize).wrapping_add(1) & 0xff);
+        // Only an exclusive holder changes the nid, so an equal nid stays equal: skip
+        // the store (and its cache-line transfer).
+        if self.flags.load(Ordering::Relaxed) & DEV_NID_MASK == enc << DEV_NID_SHIFT {
+            return;
+        }
         self.update(DEV_NID_MASK, enc << DEV_NID_SHIFT);
     }
 
@@ -447,6 +564,7 @@ impl Section {
             w.store(0, Ordering::Relaxed);
         }
         self.block.store(0, Ordering::Relaxed);
+        self.writers.store(0, Ordering::Relaxed);
     }
 }
 

@@ -478,6 +478,10 @@ impl SparseMap {
                     sec.fill(i, i, st);
                 }
                 sec.set_device_nid(device.then_some(dev_nid));
+                let devices = (0..nsub)
+                    .filter(|i| state(*i) == SubState::Device as u8)
+                    .count();
+                sec.count_devices(devices as u32, 0);
                 sec.set_flags(flags);
             }
         }

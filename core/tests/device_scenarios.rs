@@ -60,6 +60,24 @@ fn t10_overlapping_add_is_eexist_and_changes_nothing() {
     assert_eq!(dump(&map), before);
 }
 
+/// Device memory of another node in a section is `Inval`, also where the sub-section
+/// fast path could otherwise claim the states (the node's span already covers the
+/// range, the section is present and tainted): the fast path must check the nid.
+#[test]
+fn another_nodes_device_memory_in_a_section_is_einval_on_the_fast_path_too() {
+    let map = machine();
+    let (x, y) = (sa(40) + 2 * MIB, sa(40) + 4 * MIB);
+    map.add_device(0, x, 2 * MIB).unwrap();
+    map.remove_device(x, 2 * MIB).unwrap();
+    map.add_device(1, y, 2 * MIB).unwrap();
+    let before = dump(&map);
+    assert_eq!(map.add_device(0, x, 2 * MIB), Err(Error::Inval));
+    assert_eq!(dump(&map), before);
+    // The same node's memory beside it takes the fast path and succeeds.
+    map.add_device(1, x, 2 * MIB).unwrap();
+    assert_eq!(map.pfn_info(Pfn(x >> 12)).unwrap().nid, 1);
+}
+
 #[test]
 fn t11_misaligned_and_malformed_adds_are_einval() {
     let map = machine();

@@ -295,3 +295,47 @@ fn pfn_info_against_add_memory_and_online_movable() {
         reader.join().unwrap();
     });
 }
+
+/// The sub-section fast path against the exclusive path on one section: a fast writer
+/// adds and removes its sub-section (the section is present, tainted, of its node, and
+/// the span covers it), while another writer removes the section's other device
+/// memory, which is the last of it (exclusive: the section goes absent) or not (fast),
+/// depending on the interleaving; a reader checks the fast writer's pfn meanwhile. No
+/// interleaving may leave the section present and empty, lose a state, or show the
+/// reader a device pfn without its node.
+#[test]
+fn fast_subsection_writers_against_the_exclusive_path() {
+    model("fast vs exclusive writers", || {
+        let map = booted();
+        let (a, b) = (SECTION, SECTION + 2 * MIB);
+        // The span of node 0 covers both; the section holds device memory at `a` only.
+        map.add_device(0, a, 4 * MIB).unwrap();
+        map.remove_device(b, 2 * MIB).unwrap();
+        let (m2, m3) = (map.clone(), map.clone());
+        let fast = thread::spawn(move || {
+            m2.add_device(0, b, 2 * MIB).unwrap();
+            m2.remove_device(b, 2 * MIB).unwrap();
+        });
+        let reader = thread::spawn(move || {
+            if let Ok(i) = m3.pfn_info(Pfn(b >> 12)) {
+                if i.kind == PfnKind::Device {
+                    assert_eq!((i.nid, i.zone, i.valid), (0, Zone::Device, true), "{i:?}");
+                }
+            }
+        });
+        map.remove_device(a, 2 * MIB).unwrap();
+        fast.join().unwrap();
+        reader.join().unwrap();
+        assert_eq!(
+            map.section_info(sparsemem::SectionNr(1)),
+            Err(Error::NoEnt),
+            "every sub-section is gone: the section must be absent"
+        );
+        // The count of device sub-sections is right: both can be added and removed
+        // again, and the section goes absent again.
+        map.add_device(0, a, 4 * MIB).unwrap();
+        map.remove_device(a, 2 * MIB).unwrap();
+        map.remove_device(b, 2 * MIB).unwrap();
+        assert_eq!(map.section_info(sparsemem::SectionNr(1)), Err(Error::NoEnt));
+    });
+}

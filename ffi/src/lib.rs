@@ -177,7 +177,8 @@ pub struct smem_range {
     pub kind: u8,
 }
 
-/// Whole-map counters.
+/// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
+/// while a zone span is being stored.
 #[repr(C)]
 pub struct smem_stats {
     pub present_sections: u64,
@@ -449,7 +450,9 @@ pub unsafe extern "C" fn smem_boot_finish(map: *mut smem_map) -> c_int {
     errno(m.core.boot_finish())
 }
 
-/// Linux pfn_valid(); false for a NULL map.
+/// Linux pfn_valid(); false for a NULL map. Wait-free on every target: a fixed
+/// number of loads, never a lock or a retry (callable from an interrupt handler that
+/// preempted a writer).
 ///
 /// # Safety
 /// `map` is NULL or an initialised map.
@@ -459,7 +462,8 @@ pub unsafe extern "C" fn smem_pfn_valid(map: *const smem_map, pfn: u64) -> bool 
     unsafe { map_ref(map) }.is_some_and(|m| m.core.pfn_valid(Pfn(pfn)))
 }
 
-/// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map.
+/// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map. Never a
+/// lock or a retry, on every target.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map.
@@ -469,7 +473,8 @@ pub unsafe extern "C" fn smem_pfn_online(map: *const smem_map, pfn: u64) -> bool
     unsafe { map_ref(map) }.is_some_and(|m| m.core.pfn_online(Pfn(pfn)))
 }
 
-/// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map).
+/// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map). Never a lock
+/// or a retry, on every target; its steps grow with the populated table only.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map.
@@ -481,7 +486,12 @@ pub unsafe extern "C" fn smem_next_valid_pfn(map: *const smem_map, pfn: u64) -> 
         .map_or(SMEM_PFN_NONE, |p| p.0)
 }
 
-/// Everything about one pfn. SMEM_ENOENT: section not present.
+/// Everything about one pfn. SMEM_ENOENT: section not present. Never a lock or a
+/// retry, on every target; every field comes from one state of the map (the block's
+/// node, state and zone with the pfn's online answer), with the two exceptions that
+/// core/src/concurrency.rs states (a TAINT_DEVICE flag one step behind a racing device
+/// add; the device nid of a section whose device memory was replaced by another node's
+/// during the call).
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `out` is NULL or writable.
@@ -545,7 +555,8 @@ pub unsafe extern "C" fn smem_section_info(
     }
 }
 
-/// A memory block. SMEM_ENOENT if it does not exist.
+/// A memory block. SMEM_ENOENT if it does not exist. Never a lock; on targets
+/// without 64-bit atomics it may retry while a zone span is being stored.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `out` is NULL or writable.
@@ -588,6 +599,8 @@ impl core::fmt::Write for BufWriter<'_> {
 }
 
 /// The Linux sysfs valid_zones text, NUL-terminated. SMEM_ENOSPC when `len` is short.
+/// Never a lock; on targets without 64-bit atomics it may retry while a zone span is
+/// being stored.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes.
@@ -820,7 +833,8 @@ pub unsafe extern "C" fn smem_stats(map: *const smem_map, out: *mut smem_stats) 
     SMEM_OK
 }
 
-/// Linux's per-node zone span [start_pfn, end_pfn) and present pages.
+/// Linux's per-node zone span [start_pfn, end_pfn) and present pages. Never a lock;
+/// on targets without 64-bit atomics it may retry while the span is being stored.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; the out-pointers are NULL or writable.
@@ -866,7 +880,9 @@ pub unsafe extern "C" fn smem_snapshot_bytes(map: *const smem_map) -> usize {
     unsafe { map_ref(map) }.map_or(0, |m| m.core.snapshot_bytes())
 }
 
-/// Serialises the whole state into `buf`.
+/// Serialises the whole state into `buf`: one state between whole calls. Takes the
+/// writer locks in the library's one lock order, only while it copies the state (the
+/// checksum is computed after).
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes;
