@@ -372,25 +372,34 @@ int smem_boot_add_ram(struct smem_map *map, int32_t nid, uint64_t start, uint64_
 // `map` is NULL or an initialised map.
 int smem_boot_finish(struct smem_map *map);
 
-// Linux pfn_valid(); false for a NULL map.
+// Linux pfn_valid(); false for a NULL map. Wait-free on every target: a fixed
+// number of loads, never a lock or a retry (callable from an interrupt handler that
+// preempted a writer).
 //
 // # Safety
 // `map` is NULL or an initialised map.
 bool smem_pfn_valid(const struct smem_map *map, uint64_t pfn);
 
-// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map.
+// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map. Never a
+// lock or a retry, on every target.
 //
 // # Safety
 // `map` is NULL or an initialised map.
 bool smem_pfn_online(const struct smem_map *map, uint64_t pfn);
 
-// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map).
+// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map). Never a lock
+// or a retry, on every target; its steps grow with the populated table only.
 //
 // # Safety
 // `map` is NULL or an initialised map.
 uint64_t smem_next_valid_pfn(const struct smem_map *map, uint64_t pfn);
 
-// Everything about one pfn. SMEM_ENOENT: section not present.
+// Everything about one pfn. SMEM_ENOENT: section not present. Never a lock or a
+// retry, on every target; every field comes from one state of the map (the block's
+// node, state and zone with the pfn's online answer), with the two exceptions that
+// core/src/concurrency.rs states (a TAINT_DEVICE flag one step behind a racing device
+// add; the device nid of a section whose device memory was replaced by another node's
+// during the call).
 //
 // # Safety
 // `map` is NULL or an initialised map; `out` is NULL or writable.
@@ -402,20 +411,24 @@ int smem_pfn_info(const struct smem_map *map, uint64_t pfn, struct smem_pfn_info
 // `map` is NULL or an initialised map; `out` is NULL or writable.
 int smem_section_info(const struct smem_map *map, uint64_t section_nr, struct smem_section_info *out);
 
-// A memory block. SMEM_ENOENT if it does not exist.
+// A memory block. SMEM_ENOENT if it does not exist. Never a lock; on targets
+// without 64-bit atomics it may retry while a zone span is being stored.
 //
 // # Safety
 // `map` is NULL or an initialised map; `out` is NULL or writable.
 int smem_block_info(const struct smem_map *map, uint64_t block_id, struct smem_block_info *out);
 
 // The Linux sysfs valid_zones text, NUL-terminated. SMEM_ENOSPC when `len` is short.
+// Never a lock; on targets without 64-bit atomics it may retry while a zone span is
+// being stored.
 //
 // # Safety
 // `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes.
 int smem_block_valid_zones_str(const struct smem_map *map, uint64_t block_id, char *buf, size_t len);
 
 // Visits the blocks in ascending id order; a non-zero return from `fn` stops the walk
-// and is returned.
+// and is returned. Never a lock; on targets without 64-bit atomics it may retry while
+// a zone span is being stored.
 //
 // # Safety
 // `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
@@ -475,13 +488,15 @@ int smem_set_notifier(struct smem_map *map, smem_notifier_fn fn, void *ctx);
 // `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
 int smem_for_each_range(const struct smem_map *map, smem_range_fn fn, void *ctx);
 
-// Whole-map counters.
+// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
+// while a zone span is being stored.
 //
 // # Safety
 // `map` is NULL or an initialised map; `out` is NULL or writable.
 int smem_stats(const struct smem_map *map, struct smem_stats *out);
 
-// Linux's per-node zone span [start_pfn, end_pfn) and present pages.
+// Linux's per-node zone span [start_pfn, end_pfn) and present pages. Never a lock;
+// on targets without 64-bit atomics it may retry while the span is being stored.
 //
 // # Safety
 // `map` is NULL or an initialised map; the out-pointers are NULL or writable.
@@ -493,7 +508,9 @@ int smem_zone_span(const struct smem_map *map, int32_t nid, uint8_t zone, uint64
 // `map` is NULL or an initialised map.
 size_t smem_snapshot_bytes(const struct smem_map *map);
 
-// Serialises the whole state into `buf`.
+// Serialises the whole state into `buf`: one state between whole calls. Takes the
+// writer locks in the library's one lock order, only while it copies the state (the
+// checksum is computed after).
 //
 // # Safety
 // `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes;

@@ -177,8 +177,7 @@ pub struct smem_range {
     pub kind: u8,
 }
 
-/// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
-/// while a zone span is being stored.
+/// Whole-map counters.
 #[repr(C)]
 pub struct smem_stats {
     pub present_sections: u64,
@@ -644,7 +643,8 @@ pub unsafe extern "C" fn smem_block_valid_zones_str(
 }
 
 /// Visits the blocks in ascending id order; a non-zero return from `fn` stops the walk
-/// and is returned.
+/// and is returned. Never a lock; on targets without 64-bit atomics it may retry while
+/// a zone span is being stored.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
@@ -809,7 +809,8 @@ pub unsafe extern "C" fn smem_for_each_range(
     }
 }
 
-/// Whole-map counters.
+/// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
+/// while a zone span is being stored.
 ///
 /// # Safety
 /// `map` is NULL or an initialised map; `out` is NULL or writable.
