@@ -212,10 +212,16 @@ fn device_writers(c: &mut Criterion) {
     map.boot_add_ram(0, 0, GIB).unwrap();
     map.boot_finish().unwrap();
     let map = &*map;
-    // Sections 512 and 640: empty, in two different leaves (no shared cache line).
+    // Sections 512 and 640, in two different leaves (no shared cache line).
     let (one, other) = (64 * GIB, 80 * GIB);
     // Sub-section 32 of the section of `one`: disjoint from its sub-section 0.
     let same_section = one + 64 * MIB;
+    // Each section also holds another namespace that stays (its last sub-section), as
+    // pmem sections do: the writers then change only sub-section states, not whether
+    // the section is present, which is the case the sub-section fast path serves.
+    for section in [one, other] {
+        map.add_device(0, section + 126 * MIB, 2 * MIB).unwrap();
+    }
     let mut g = c.benchmark_group("device_writers");
     g.throughput(Throughput::Elements(DEVICE_PAIRS));
     g.bench_function("one_thread", |b| {

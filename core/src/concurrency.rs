@@ -28,6 +28,9 @@
 //! | `snapshot` | boot, hotplug, assignment, every section, zones: only while the state is copied; the checksum is computed after |
 //! | `restore`, `init` | not concurrent with any other call (their contract) |
 //!
+//! Outside this order: the C library's notifier slot has its own lock, held only to
+//! copy two words and never together with another lock.
+//!
 //! ## The atomics, their writers and their ordering
 //!
 //! | atomic | written by, under | ordering |

@@ -2,11 +2,15 @@
 //! `memremap_pages` / `memunmap_pages` over `sparse_add_section` /
 //! `section_deactivate` (semantics.md 3.4, 3.6, 3.8), all or nothing.
 //!
-//! Device operations take no global lock: they lock only the sections they touch, in
+//! Device operations take no global lock. One that only flips sub-section states of a
+//! section that stays as it is (the common case: a namespace beside others) claims
+//! them with one compare-and-swap and waits for nobody (`add_device_fast`,
+//! `remove_device_fast`). Any other locks the sections it touches exclusively, in
 //! ascending order, for the check and the few atomic stores that publish the change,
-//! and the zones lock only when the ZONE_DEVICE span really grows. So device
+//! and takes the zones lock only when the ZONE_DEVICE span really grows. So device
 //! operations on different sections never wait on each other, and those sharing a
-//! section wait only for each other's few stores (nothing is held across a notifier).
+//! section wait at most for each other's few stores (nothing is held across a
+//! notifier).
 
 use crate::addr::{Pfn, SectionNr};
 use crate::early::nid_ok;

@@ -290,7 +290,7 @@ fn generate() -> String {
 }
 
 /// Sizes of the default build, of the small firmware build (measured by `make bench`
-/// with the `sizes` example, path in SPARSEMEM_FIRMWARE_SIZES) and Linux's cost.
+/// with the `sizes` example, path in BENCH_FIRMWARE_SIZES) and Linux's cost.
 fn footprint(out: &mut String) {
     use sparsemem::capacity::MAX_SECTIONS;
     let bytes = sparsemem::SparseMap::BYTES;
@@ -302,7 +302,7 @@ fn footprint(out: &mut String) {
         bytes as f64 / MAX_SECTIONS as f64
     );
     if let Some(text) =
-        std::env::var_os("SPARSEMEM_FIRMWARE_SIZES").and_then(|p| std::fs::read_to_string(p).ok())
+        std::env::var_os("BENCH_FIRMWARE_SIZES").and_then(|p| std::fs::read_to_string(p).ok())
     {
         let first = text.lines().next().unwrap_or("");
         let _ = writeln!(
