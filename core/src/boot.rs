@@ -26,6 +26,7 @@ pub struct BootRange {
 struct Cell {
     start: Published64,
     end: Published64,
+    /// Relaxed, as `start` and `end` (see `BootRanges`).
     nid: AtomicU32,
 }
 
@@ -59,7 +60,10 @@ impl Cell {
 /// those writes before any lock-free read.
 #[derive(Debug)]
 pub(crate) struct BootRanges {
+    /// Stored with Release after the cells it counts; loaded with Acquire.
     len: AtomicUsize,
+    /// Written before `len` counts them and before the sections they describe are
+    /// published (`boot_finish`), so lock-free readers read them without retry.
     cells: [Cell; MAX_BOOT_RANGES],
     pub(crate) lock: OrderedLock<Boot>,
 }

@@ -58,7 +58,8 @@ pub struct SparseMap {
     options: AtomicU32,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
-    /// ZONE_DMA end and ZONE_DMA32 end, in pfns.
+    /// ZONE_DMA end and ZONE_DMA32 end, in pfns. Written by `init` only (which
+    /// happens-before every other call), so read without ordering or retry.
     dma_end: Published64,
     dma32_end: Published64,
     pub(crate) table: Table,
@@ -74,6 +75,7 @@ pub struct SparseMap {
     /// Steps left before an injected failure (0: none). Present in every build (only
     /// the `fault-injection` feature reads it) so that the map's size, and with it
     /// `SMEM_MAP_BYTES`, is one number whatever the features.
+    /// Relaxed: tests set it and run the failing operation on one thread.
     #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
     fault_countdown: AtomicUsize,
 }

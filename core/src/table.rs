@@ -39,7 +39,9 @@ const _: () = assert!(
 /// A leaf: `SECTIONS_PER_LEAF` consecutive sections.
 #[derive(Debug)]
 pub(crate) struct Leaf {
-    /// The root index this leaf serves, plus one (0: unused).
+    /// The root index this leaf serves, plus one (0: unused). Stored (Release) under
+    /// the assignment lock before the root entry and `used` name the leaf; loaded with
+    /// Acquire by walks.
     root: AtomicUsize,
     pub(crate) sections: [Section; SECTIONS_PER_LEAF],
 }
