@@ -66,7 +66,7 @@ impl Held<Nothing> {
 
 impl<L> Held<L> {
     /// The token of the next level; only lock constructors call this.
-    pub(crate) const fn then<N>(&mut self) -> Held<N>
+    pub(crate) fn then<N>(&mut self) -> Held<N>
     where
         L: Before<N>,
     {
