@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 (LICENSE-MIT, LICENSE-APACHE) */
+
 #ifndef SPARSEMEM_H
 #define SPARSEMEM_H
 
