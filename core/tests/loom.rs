@@ -64,7 +64,12 @@ fn read_device_pfn(map: &SparseMap, p: Pfn) -> bool {
     assert!(!map.pfn_online(p), "a device pfn is never online");
     match map.pfn_info(p) {
         Ok(i) => assert!(
-            i.kind == PfnKind::Device && i.valid && !i.online,
+            i.kind == PfnKind::Device
+                && i.valid
+                && !i.online
+                && i.nid == 0
+                && i.zone == Zone::Device
+                && i.block_state.is_none(),
             "torn pfn_info {i:?}"
         ),
         Err(e) => assert_eq!(e, Error::NoEnt),
