@@ -4,7 +4,7 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all
+.PHONY: c-lib test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all
 
 test: lint rust-test loom no-std c-abi c-test
 
@@ -33,20 +33,51 @@ lint:
 no-std:
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; done
 
-LIB_DIR := target/release
 CC ?= cc
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
-# The C library: header fresh, header clean as C99 and C++17, and no panic path in the
-# shared library that exports every smem_ function (rustc links a cdylib with
-# --gc-sections, so what remains is what the exported functions can reach).
-c-abi: header-check
+# The C library as C projects get it, in target/c: cargo's staticlib carries every Rust
+# object with its global symbols (about 230 besides smem_*: rust_begin_unwind, mangled
+# names), which clash when a program links two Rust static libraries, and cargo's
+# cdylib exports rust_eh_personality. So the archive is linked into one relocatable
+# object whose only global symbols are smem_* (objcopy; the LLVM bitcode sections are
+# dropped, which binutils' LLVM plugin may choke on), archived again, and the shared
+# library is linked from that object with SONAME libsparsemem.so.MAJOR.
+C_LIB_DIR := target/c
+c-lib:
 	$(CARGO) build -p sparsemem-ffi --release
+	@mkdir -p $(C_LIB_DIR)
+	ld -r --whole-archive target/release/libsparsemem.a -o $(C_LIB_DIR)/sparsemem-all.o
+	objcopy --wildcard --keep-global-symbol='smem_*' --remove-section=.llvmbc \
+	  --remove-section=.llvmcmd $(C_LIB_DIR)/sparsemem-all.o $(C_LIB_DIR)/sparsemem.o
+	rm -f $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem-all.o
+	ar rcs $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem.o
+	$(CC) -shared -Wl,-soname,libsparsemem.so.$(MAJOR) -o $(C_LIB_DIR)/libsparsemem.so.$(VERSION) \
+	  $(C_LIB_DIR)/sparsemem.o
+	ln -sf libsparsemem.so.$(VERSION) $(C_LIB_DIR)/libsparsemem.so.$(MAJOR)
+	ln -sf libsparsemem.so.$(MAJOR) $(C_LIB_DIR)/libsparsemem.so
+
+# The C library: header fresh, header clean as C99 and C++17; only smem_* symbols
+# global in libsparsemem.a and exported by libsparsemem.so; and no panic path in cargo's
+# shared library (rustc links a cdylib with --gc-sections, so what remains is what the
+# exported functions can reach).
+c-abi: header-check c-lib
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c include/sparsemem.h
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c++ include/sparsemem.h
-	@n=$$(nm -D --defined-only $(LIB_DIR)/libsparsemem.so | grep -c ' T smem_'); \
-	  p=$$(nm $(LIB_DIR)/libsparsemem.so | grep -ci 'panic\|rust_begin_unwind' || true); \
-	  echo "libsparsemem.so exports $$n smem_ functions and holds $$p panic symbols"; \
-	  test "$$n" -ge 32 && test "$$p" -eq 0
+	@a=$$(nm -g --defined-only $(C_LIB_DIR)/libsparsemem.a | grep -c ' T smem_'); \
+	  ax=$$(nm -g --defined-only $(C_LIB_DIR)/libsparsemem.a | grep ' [A-Z] ' | grep -vc ' smem_' || true); \
+	  d=$$(nm -D --defined-only $(C_LIB_DIR)/libsparsemem.so | grep -c ' T smem_'); \
+	  dx=$$(nm -D --defined-only $(C_LIB_DIR)/libsparsemem.so | grep -vc ' smem_' || true); \
+	  so=$$(readelf -d $(C_LIB_DIR)/libsparsemem.so | grep -c 'SONAME.*libsparsemem.so.$(MAJOR)\]'); \
+	  echo "libsparsemem.a: $$a smem_ functions, $$ax other global symbols; libsparsemem.so: $$d smem_ exports, $$dx others, SONAME ok: $$so"; \
+	  test "$$a" -ge 32 && test "$$ax" -eq 0 && test "$$d" -eq "$$a" && test "$$dx" -eq 0 && test "$$so" -eq 1
+	@# A C program links against the shared library by its name and runs.
+	$(CC) -std=c11 -Wall -Werror -Iinclude c-tests/demo.c -L$(C_LIB_DIR) -lsparsemem \
+	  -Wl,-rpath,$(abspath $(C_LIB_DIR)) -o $(C_LIB_DIR)/demo-shared
+	$(C_LIB_DIR)/demo-shared > /dev/null
+	@p=$$(nm target/release/libsparsemem.so | grep -ci 'panic\|rust_begin_unwind' || true); \
+	  echo "cargo's libsparsemem.so holds $$p panic symbols"; test "$$p" -eq 0
 	@# The same check must see the panic paths of an unoptimised build, or it looks for nothing.
 	$(CARGO) build -p sparsemem-ffi
 	@q=$$(nm target/debug/libsparsemem.so | grep -ci 'panic' || true); \
@@ -55,7 +86,7 @@ c-abi: header-check
 # The C differential driver replays traces of the Rust reference model: write them first.
 c-test: c-abi
 	$(CARGO) test -p sparsemem --test differential traces_for_the_c_driver
-	$(MAKE) -C c-tests all LIB_DIR=$(abspath $(LIB_DIR)) INCLUDE_DIR=$(abspath include) \
+	$(MAKE) -C c-tests all LIB_DIR=$(abspath $(C_LIB_DIR)) INCLUDE_DIR=$(abspath include) \
 	  TRACE_DIR=$(abspath target/tmp/c-diff)
 
 run:
