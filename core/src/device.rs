@@ -15,6 +15,7 @@
 use crate::addr::{Pfn, SectionNr};
 use crate::early::nid_ok;
 use crate::error::{Error, Result};
+use crate::geometry::Geometry;
 use crate::locked::LockedSections;
 use crate::map::{Phase, SparseMap};
 use crate::order::Held;
@@ -98,18 +99,13 @@ impl SparseMap {
         worst.map_or(Ok(()), Err)
     }
 
-    /// The one sub-section-state word of a range inside one section, if it is one.
-    fn one_word(&self, s: Pfn, e: Pfn) -> Option<(&Section, u32, u32)> {
-        let g = self.geometry();
+    /// The section and the sub-section indices of a range inside one state word of
+    /// one section, if it is one.
+    fn one_word(&self, g: &Geometry, s: Pfn, e: Pfn) -> Option<(&Section, u32, u32)> {
+        let last = Pfn(e.0.wrapping_sub(1));
         let nr = g.section_of(s);
-        if g.section_of(Pfn(e.0.wrapping_sub(1))) != nr {
-            return None;
-        }
-        let (a, b) = (
-            g.subsection_index(s),
-            g.subsection_index(Pfn(e.0.wrapping_sub(1))),
-        );
-        if a / SUBS_PER_WORD != b / SUBS_PER_WORD {
+        let (a, b) = (g.subsection_index(s), g.subsection_index(last));
+        if g.section_of(last) != nr || a / SUBS_PER_WORD != b / SUBS_PER_WORD {
             return None;
         }
         Some((self.table.get(nr)?, a, b))
@@ -120,62 +116,50 @@ impl SparseMap {
     /// TAINT where the range needs it, a ZONE_DEVICE span that covers the range). Then
     /// nothing but the sub-section states changes, and one compare-and-swap claims and
     /// publishes them: writers on other sub-sections of the section never wait for
-    /// this one. `None`: take the exclusive path.
-    fn add_device_fast(&self, nid: i32, s: Pfn, e: Pfn) -> Option<Result<()>> {
-        let (sec, a, b) = self.one_word(s, e)?;
+    /// this one. `false`: nothing changed; take the exclusive path, which also makes
+    /// the authoritative checks and reports their errors.
+    fn add_device_fast(&self, g: &Geometry, nid: i32, s: Pfn, e: Pfn) -> bool {
+        let Some((sec, a, b)) = self.one_word(g, s, e) else {
+            return false;
+        };
         if !self.zones.covers(nid, Zone::Device, s, e) || !sec.fast_enter(0) {
-            return None;
+            return false;
         }
         // Registered: no exclusive writer changes the flags or the nid until we leave.
         let w = sec.word();
-        let g = self.geometry();
         let inside = (s.0 | e.0) & g.pages_per_section().wrapping_sub(1) != 0;
-        let want = SectionFlags::PRESENT
-            | SectionFlags::VALID
-            | if inside {
-                SectionFlags::TAINT_DEVICE
-            } else {
-                SectionFlags::empty()
-            };
-        if !w.flags().contains(want) || w.device_nid() != Some(nid) {
-            sec.fast_exit(0);
-            return None;
-        }
-        if sec
-            .swap_states(a, b, SubState::Absent, SubState::Device)
-            .is_ok()
-        {
-            sec.fast_exit(b.wrapping_sub(a).wrapping_add(1));
-            return Some(Ok(()));
-        }
-        // What is there: System RAM first (NxIo: it cannot change while we are
-        // registered), else device memory (Exist).
-        let ram = sec.any_in(a, b, |st| {
-            matches!(st, SubState::Ram | SubState::RamPartial)
+        let mut want = SectionFlags::PRESENT | SectionFlags::VALID;
+        want.set(SectionFlags::TAINT_DEVICE, inside);
+        let done = w.flags().contains(want)
+            && w.device_nid() == Some(nid)
+            && sec
+                .swap_states(a, b, SubState::Absent, SubState::Device)
+                .is_ok();
+        sec.fast_exit(if done {
+            b.wrapping_sub(a).wrapping_add(1)
+        } else {
+            0
         });
-        sec.fast_exit(0);
-        Some(Err(if ram { Error::NxIo } else { Error::Exist }))
+        done
     }
 
     /// The fast path of `remove_device`: a range inside one state word of a section
     /// that keeps other device memory after it (so neither the section nor its nid
-    /// changes). `None`: take the exclusive path.
-    fn remove_device_fast(&self, s: Pfn, e: Pfn) -> Option<Result<()>> {
-        let (sec, a, b) = self.one_word(s, e)?;
+    /// changes). `false`: nothing changed; take the exclusive path.
+    fn remove_device_fast(&self, g: &Geometry, s: Pfn, e: Pfn) -> bool {
+        let Some((sec, a, b)) = self.one_word(g, s, e) else {
+            return false;
+        };
         let n = b.wrapping_sub(a).wrapping_add(1);
         if !sec.fast_enter(n) {
-            return None;
+            return false;
         }
-        match sec.swap_states(a, b, SubState::Device, SubState::Absent) {
-            Ok(()) => {
-                sec.fast_exit(0);
-                Some(Ok(()))
-            }
-            Err(_) => {
-                sec.fast_exit(n);
-                Some(Err(Error::NoEnt))
-            }
-        }
+        let done = sec
+            .swap_states(a, b, SubState::Device, SubState::Absent)
+            .is_ok();
+        // A failed remover gives back the count it took.
+        sec.fast_exit(if done { 0 } else { n });
+        done
     }
 
     /// Adds device memory `[start, start+size)` on node `nid` (Linux `memremap_pages`).
@@ -200,8 +184,8 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        if let Some(r) = self.add_device_fast(nid, s, e) {
-            return r;
+        if self.add_device_fast(&g, nid, s, e) {
+            return Ok(());
         }
         let mut held = Held::nothing();
         self.table.reserve(&mut held, first, last)?;
@@ -258,8 +242,8 @@ impl SparseMap {
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        if let Some(r) = self.remove_device_fast(s, e) {
-            return r;
+        if self.remove_device_fast(&g, s, e) {
+            return Ok(());
         }
         let mut held = Held::nothing();
         let locked =

@@ -173,8 +173,9 @@ pub(crate) struct Section {
     /// changes together with ONLINE in one compare-and-swap, so one load gives a
     /// section's flags and its block's state, zone and nid from one moment.
     flags: AtomicUsize,
-    /// 2-bit sub-section states; see the module docs. Changed only by a holder of the
-    /// section lock, with atomic read-modify-writes (Release); read by anyone (Acquire).
+    /// 2-bit sub-section states; see the module docs. Changed by the exclusive holder
+    /// of the section or by fast device writers (see `writers`), always by
+    /// compare-and-swap (Release); read by anyone (Acquire).
     states: [AtomicUsize; STATE_WORDS],
     /// The memory block record when this is the first section of a block
     /// (see `block::BlockRecord`), else 0. Written under the hotplug lock (Release),
@@ -229,8 +230,8 @@ impl Section {
 
     /// Takes the section exclusively, spinning while another writer holds it, then
     /// waits for fast writers in flight to leave (a few instructions each; they never
-    /// wait for anything). Only `locked::LockedSections` calls this, in ascending
-    /// section order (the lock order of `order.rs`). Holders keep it for a bounded
+    /// wait for anything). Only `locked::LockedSections` and `Table::lock_all` call
+    /// this, in ascending section order (the lock order of `order.rs`). Holders keep it for a bounded
     /// number of instructions and never across a notifier. Readers never take it.
     pub(crate) fn lock_raw(&self) {
         let mut pause = 1u32;

@@ -60,9 +60,11 @@ fn t10_overlapping_add_is_eexist_and_changes_nothing() {
     assert_eq!(dump(&map), before);
 }
 
-/// Device memory of another node in a section is `Inval`, also where the sub-section
-/// fast path could otherwise claim the states (the node's span already covers the
-/// range, the section is present and tainted): the fast path must check the nid.
+/// Device memory of another node in a section is `Inval` and changes nothing, also
+/// where the node's span already covers the range and the section is present and
+/// tainted (what the sub-section fast path looks for). Single-threaded, the lock-free
+/// pre-check answers first; the fast path's own nid check matters only when the nid
+/// changes between the two, which this test cannot arrange.
 #[test]
 fn another_nodes_device_memory_in_a_section_is_einval_on_the_fast_path_too() {
     let map = machine();
