@@ -7,13 +7,21 @@
 //! `/sys/devices/system/memory`, boot memory with holes, and zone spans.
 //!
 //! The semantics are Linux 6.x, with the deliberate differences listed at the top of
-//! the project's `spec/semantics.md` (all-or-nothing operations, explicit mixed-node
+//! docs/semantics.md (all-or-nothing operations, explicit mixed-node
 //! blocks, errors instead of BUG or silent success, page-precise online answers).
 //!
-//! Module map: [`geometry`] (sizes and configuration), `table` and `section` (the
-//! two-level section table and its atomic entries), `boot`/`early` (the firmware map and
-//! what boot builds from it), `block` (memory blocks), `zone` (zones, spans, zone
-//! choice), `query` (per-pfn answers), `stats`; [`concurrency`] explains the atomics.
+//! Layout (data flows downward; no module imports one above it):
+//!
+//! - `map/`: [`SparseMap`] and its operations, one facet per file: `boot`, `query`,
+//!   `blocks`, `hotplug`, `device`, `snapshot`, `export`, `stats`, `notify`.
+//! - `memory/`: memory blocks and their states, zones and the zone rules (`policy`),
+//!   per-node zone spans, the boot RAM ranges.
+//! - `section/`: the two-level section table, one section's atomic entry, runs of
+//!   locked sections, and the [`geometry`] (sizes, configuration, conversions).
+//! - `addr/`: [`Pfn`], [`PhysAddr`], [`SectionNr`], [`BlockId`] and [`PfnRange`].
+//! - `sync/`: the atomics (loom-switchable), the lock order as types, and the
+//!   [`concurrency`] design.
+//! - [`capacity`]: the build-time limits.
 #![no_std]
 #![cfg_attr(
     not(test),
@@ -31,48 +39,34 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
-/// Build-time capacity (see `build.rs`; override with `SPARSEMEM_*` variables).
-pub mod capacity {
-    include!(concat!(env!("OUT_DIR"), "/capacity.rs"));
-}
+pub mod capacity;
 
 mod addr;
-mod atomic64;
-mod block;
-mod boot;
-pub mod concurrency;
-mod device;
-mod early;
 mod error;
-mod export;
-pub mod geometry;
-mod hotplug;
-mod locked;
 mod map;
-mod notify;
-mod order;
-mod query;
+mod memory;
+mod repr;
 mod section;
-mod snapshot;
-mod stats;
 mod sync;
-mod table;
-mod zone;
 
-pub use addr::{BlockId, Pfn, PhysAddr, SectionNr};
-pub use block::{BlockFlags, BlockInfo, BlockState, Blocks, NID_MIXED, NID_NONE};
-pub use boot::BootRange;
+pub use section::geometry;
+pub use sync::concurrency;
+
+pub use addr::{BlockId, Pfn, PfnRange, PhysAddr, SectionNr, Split};
 pub use error::{Error, Result};
-pub use export::{MemRange, RangeKind};
 pub use geometry::{AutoOnline, Config, Geometry, MAX_PHYS_BITS};
-pub use hotplug::OnlineType;
+pub use map::blocks::Blocks;
+pub use map::export::{MemRange, RangeKind};
+pub use map::hotplug::OnlineType;
+pub use map::notify::{MemEvent, Notifier};
+pub use map::query::{PfnInfo, PfnKind, SectionInfo, SUBSECTION_WORDS};
+pub use map::snapshot::snapshot_config;
+pub use map::stats::Stats;
 pub use map::{Phase, SparseMap};
-pub use notify::{MemEvent, Notifier};
-pub use query::{PfnInfo, PfnKind, SectionInfo, SUBSECTION_WORDS};
+pub use memory::block::{BlockFlags, BlockInfo, BlockState, NID_MIXED, NID_NONE};
+pub use memory::boot_ranges::BootRange;
+pub use memory::zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 pub use section::SectionFlags;
-pub use snapshot::snapshot_config;
-pub use stats::Stats;
-pub use zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 
 #[cfg(all(test, not(loom)))]
 mod tests;

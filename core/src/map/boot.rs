@@ -1,21 +1,16 @@
 //! Boot: registering the firmware RAM ranges and turning them into early sections,
 //! online early blocks and zone spans, as Linux's sparse_init, memory_dev_init and node
-//! registration do (semantics.md 3.1 and 2.4).
+//! registration do (docs/semantics.md, "Boot memory").
 
 use crate::addr::{BlockId, Pfn, PhysAddr, SectionNr};
-use crate::block::{BlockFlags, BlockRecord, BlockState, NID_MIXED};
-use crate::boot::BootRange;
-use crate::capacity::MAX_NODES;
 use crate::error::{Error, Result};
 use crate::map::{Phase, SparseMap};
-use crate::order::{Held, Hotplug, Proof};
+use crate::memory::block::nid_ok;
+use crate::memory::block::{BlockFlags, BlockRecord, BlockState, NID_MIXED};
+use crate::memory::boot_ranges::BootRange;
+use crate::memory::zone::{Zone, ZoneSet};
 use crate::section::{SectionFlags, SubState};
-use crate::zone::{Zone, ZoneSet};
-
-/// True for a node id in `0..MAX_NODES`.
-pub(crate) fn nid_ok(nid: i32) -> bool {
-    usize::try_from(nid).is_ok_and(|n| n < MAX_NODES)
-}
+use crate::sync::order::{Held, Hotplug, Proof};
 
 /// The running summary of one block while boot ranges are folded into it.
 struct BlockAcc {
@@ -41,7 +36,7 @@ impl SparseMap {
         if !nid_ok(nid) {
             return Err(Error::Inval);
         }
-        if end > crate::geometry::pow2(g.max_phys_bits()) {
+        if end > crate::section::geometry::pow2(g.max_phys_bits()) {
             return Err(Error::TooBig);
         }
         let first = g.pfn_up(PhysAddr(start)).ok_or(Error::Inval)?;
@@ -104,34 +99,28 @@ impl SparseMap {
     fn populate_early(&self, r: BootRange) {
         let g = self.geometry();
         let pps = g.pages_per_subsection();
-        let mut pfn = r.start;
-        while pfn.0 < r.end.0 {
-            let nr = g.section_of(pfn);
-            let sec_end = g
-                .section_start(SectionNr(nr.0.wrapping_add(1)))
-                .map_or(u64::MAX, |p| p.0);
-            let piece_end = Pfn(sec_end.min(r.end.0));
-            if let Some(sec) = self.table.get(nr) {
-                let first = g.subsection_index(pfn);
-                let last = g.subsection_index(Pfn(piece_end.0.wrapping_sub(1)));
-                sec.fill(first, last, SubState::Ram);
-                // The end sub-sections may be only partly RAM: look at all the ranges.
-                for idx in [first, last] {
-                    let sub_start = Pfn((pfn.0 & !g.pages_per_section().wrapping_sub(1))
-                        .wrapping_add(u64::from(idx).wrapping_mul(pps)));
-                    let sub_end = Pfn(sub_start.0.wrapping_add(pps));
-                    if self.boot.pages_in(sub_start, sub_end) != pps {
-                        sec.fill(idx, idx, SubState::RamPartial);
-                    }
+        for piece in g.section_pieces(r.pfns()) {
+            let Some(sec) = self.table.get(piece.nr) else {
+                continue;
+            };
+            sec.fill(piece.first, piece.last, SubState::Ram);
+            // The end sub-sections may be only partly RAM: look at all the ranges.
+            for sub in [
+                piece.pfns.start,
+                piece.pfns.last().unwrap_or(piece.pfns.start),
+            ] {
+                let sub = sub.align_down(pps).range(pps);
+                if self.boot.pages_in(sub.start, sub.end) != pps {
+                    let idx = g.subsection_index(sub.start);
+                    sec.fill(idx, idx, SubState::RamPartial);
                 }
-                sec.set_flags(
-                    SectionFlags::PRESENT
-                        | SectionFlags::VALID
-                        | SectionFlags::ONLINE
-                        | SectionFlags::EARLY,
-                );
             }
-            pfn = piece_end;
+            sec.set_flags(
+                SectionFlags::PRESENT
+                    | SectionFlags::VALID
+                    | SectionFlags::ONLINE
+                    | SectionFlags::EARLY,
+            );
         }
     }
 
@@ -140,13 +129,8 @@ impl SparseMap {
         let g = self.geometry();
         let mut acc: Option<BlockAcc> = None;
         for r in self.boot.iter() {
-            let mut pfn = r.start;
-            while pfn.0 < r.end.0 {
-                let id = g.block_of(pfn);
-                let block_end = g
-                    .block_start(BlockId(id.0.wrapping_add(1)))
-                    .map_or(u64::MAX, |p| p.0);
-                let piece_end = Pfn(block_end.min(r.end.0));
+            for piece in r.pfns().split_every(g.pages_per_block()) {
+                let id = g.block_of(piece.start);
                 if acc.as_ref().is_some_and(|a| a.id != id) {
                     if let Some(done) = acc.take() {
                         self.store_boot_block(proof, done);
@@ -162,12 +146,9 @@ impl SparseMap {
                     a.mixed_nodes = true;
                 }
                 a.nid = Some(r.nid);
-                let mut z = pfn;
-                while z.0 < piece_end.0 {
-                    a.zones = a.zones.with(self.zone_by_addr(z));
-                    z = Pfn(self.addr_zone_end(z).min(piece_end.0));
+                for (zone, _) in self.addr_zones.zones_in(piece) {
+                    a.zones = a.zones.with(zone);
                 }
-                pfn = piece_end;
             }
         }
         if let Some(done) = acc {
@@ -207,16 +188,12 @@ impl SparseMap {
     fn init_zone_spans(&self, held: &mut Held<Hotplug>) {
         let z = self.zones.lock.lock(held);
         for r in self.boot.iter() {
-            let mut pfn = r.start;
-            while pfn.0 < r.end.0 {
-                let zone = self.zone_by_addr(pfn);
-                let end = Pfn(self.addr_zone_end(pfn).min(r.end.0));
+            for (zone, piece) in self.addr_zones.zones_in(r.pfns()) {
                 if let Ok(span) = self.zones.get(r.nid, zone) {
-                    let mut s = span.grown(pfn, end);
-                    s.present_pages = s.present_pages.wrapping_add(end.0.wrapping_sub(pfn.0));
+                    let mut s = span.grown(piece.start, piece.end);
+                    s.present_pages = s.present_pages.saturating_add(piece.pages());
                     let _ = self.zones.set(z.proof(), r.nid, zone, s);
                 }
-                pfn = end;
             }
         }
     }

@@ -1,6 +1,6 @@
 //! System RAM hotplug at memory-block granularity: add and remove memory, online and
 //! offline blocks with Linux's contig-zones choice, zone span growth and edge
-//! shrinking, and notifiers (semantics.md 3.9-3.12), all or nothing.
+//! shrinking, and notifiers (docs/semantics.md, "System RAM hotplug"), all or nothing.
 //!
 //! Locking: `hotplug` serialises RAM operations' checks and commits; it is never held
 //! while a notifier runs. A block in transition carries BUSY in its record from its
@@ -8,54 +8,40 @@
 //! while nothing waits for the notifier. Locks follow the order of `order.rs`:
 //! hotplug, leaf assignment, sections (ascending), zones.
 
-use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::block::{BlockFlags, BlockRecord, BlockState};
-use crate::early::nid_ok;
+use crate::addr::{BlockId, Pfn, PfnRange, SectionNr};
 use crate::error::{Error, Result};
-use crate::geometry::AutoOnline;
-use crate::locked::LockedSections;
+use crate::map::notify::{MemEvent, Notifier};
 use crate::map::{Phase, SparseMap};
-use crate::notify::{MemEvent, Notifier};
-use crate::order::{Held, Hotplug};
+use crate::memory::block::nid_ok;
+use crate::memory::block::{BlockFlags, BlockRecord, BlockState};
+use crate::memory::zone::{Zone, ZoneSpan};
+use crate::section::geometry::AutoOnline;
+use crate::section::locked::LockedSections;
 use crate::section::{SectionFlags, SubState};
-use crate::zone::{Zone, ZoneSpan};
+use crate::sync::order::{Held, Hotplug};
 
+use crate::repr::u8_enum;
 use crate::sync::Ordering;
 
-/// How to online a block (`SMEM_ONLINE*`, Linux `online`, `online_kernel`,
-/// `online_movable`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum OnlineType {
-    /// The default zone (Linux `online`).
-    Online = 1,
-    /// The kernel zone (`online_kernel`).
-    Kernel = 2,
-    /// ZONE_MOVABLE (`online_movable`).
-    Movable = 3,
-}
-
-impl OnlineType {
-    /// Decodes a `SMEM_ONLINE*` value.
-    pub const fn from_u8(v: u8) -> Option<Self> {
-        match v {
-            1 => Some(Self::Online),
-            2 => Some(Self::Kernel),
-            3 => Some(Self::Movable),
-            _ => None,
-        }
+u8_enum! {
+    /// How to online a block (`SMEM_ONLINE*`, Linux `online`, `online_kernel`,
+    /// `online_movable`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum OnlineType {
+        /// The default zone (Linux `online`).
+        Online = 1,
+        /// The kernel zone (`online_kernel`).
+        Kernel = 2,
+        /// ZONE_MOVABLE (`online_movable`).
+        Movable = 3,
     }
 }
+
+impl OnlineType {}
 
 impl SparseMap {
-    fn first_last_sections(&self, s: Pfn, e: Pfn) -> (SectionNr, SectionNr) {
-        let g = self.geometry();
-        (g.section_of(s), g.section_of(Pfn(e.0.wrapping_sub(1))))
-    }
-
-    fn block_ids(&self, s: Pfn, e: Pfn) -> impl Iterator<Item = BlockId> {
-        let g = self.geometry();
-        (g.block_of(s).0..=g.block_of(Pfn(e.0.wrapping_sub(1))).0).map(BlockId)
+    fn block_ids(&self, r: PfnRange) -> impl Iterator<Item = BlockId> {
+        self.geometry().blocks_in(r)
     }
 
     /// Adds System RAM `[start, start+size)` on `nid` (Linux `add_memory`): the new
@@ -71,8 +57,8 @@ impl SparseMap {
         if !nid_ok(nid) {
             return Err(Error::Inval);
         }
-        let (s, e) = g.aligned_range(start, size, g.block_size())?;
-        let (first, last) = self.first_last_sections(s, e);
+        let r = g.aligned_range(start, size, g.block_size())?;
+        let (first, last) = g.section_bounds(r);
         {
             let mut top = Held::nothing();
             let mut h = self.hotplug.lock(&mut top);
@@ -101,7 +87,7 @@ impl SparseMap {
             // The blocks (records and every section's view) first, then the sections
             // become present: a reader that sees a section PRESENT also sees its block
             // (never a present pfn in no block).
-            for id in self.block_ids(s, e) {
+            for id in self.block_ids(r) {
                 let rec = BlockRecord {
                     state: BlockState::Offline,
                     zone: Zone::None,
@@ -124,8 +110,8 @@ impl SparseMap {
             AutoOnline::OnlineMovable => Some(OnlineType::Movable),
         };
         if let Some(ty) = ty {
-            for id in self.block_ids(s, e) {
-                // Linux ignores auto-online errors (semantics.md 3.9 step 13).
+            for id in self.block_ids(r) {
+                // Linux ignores auto-online errors (docs/semantics.md, "Auto-online").
                 let _ = self.online_block(id, ty, n);
             }
         }
@@ -134,30 +120,26 @@ impl SparseMap {
 
     /// Checks a remove range: `Inval` for size 0, a wrap or misalignment; `NoEnt`
     /// beyond `max_phys_bits` or when any block of the range does not exist.
-    fn remove_range(&self, start: u64, size: u64) -> Result<(Pfn, Pfn)> {
+    fn remove_range(&self, start: u64, size: u64) -> Result<PfnRange> {
         let g = self.geometry();
-        let (s, e) = match g.aligned_range(start, size, g.block_size()) {
+        let r = match g.aligned_range(start, size, g.block_size()) {
             Err(Error::TooBig) => return Err(Error::NoEnt),
             r => r?,
         };
-        if self
-            .block_ids(s, e)
-            .any(|id| self.block_record(id).is_none())
-        {
+        if self.block_ids(r).any(|id| self.block_record(id).is_none()) {
             return Err(Error::NoEnt);
         }
-        Ok((s, e))
+        Ok(r)
     }
 
-    /// Makes the sections of `[s, e)` absent and deletes the blocks. The caller holds
+    /// Makes the sections of `r` absent and deletes the blocks. The caller holds
     /// `hotplug` (the guard is passed) and checked that every block is offline.
     fn commit_remove(
         &self,
-        h: &mut crate::order::Guard<'_, Hotplug>,
-        s: Pfn,
-        e: Pfn,
+        h: &mut crate::sync::order::Guard<'_, Hotplug>,
+        r: PfnRange,
     ) -> Result<()> {
-        let (first, last) = self.first_last_sections(s, e);
+        let (first, last) = self.geometry().section_bounds(r);
         let (held, proof) = h.split();
         let locked = LockedSections::lock(&self.table, held, first, last).ok_or(Error::NoEnt)?;
         let top = self.geometry().subsections_per_section().wrapping_sub(1);
@@ -167,7 +149,7 @@ impl SparseMap {
             sec.clear_all();
             sec.fill(0, top, SubState::Absent);
         }
-        for id in self.block_ids(s, e) {
+        for id in self.block_ids(r) {
             self.set_block(proof, id, None, None);
         }
         Ok(())
@@ -181,18 +163,18 @@ impl SparseMap {
         self.require(Phase::Running)?;
         let mut top = Held::nothing();
         let mut h = self.hotplug.lock(&mut top);
-        let (s, e) = self.remove_range(start, size)?;
+        let r = self.remove_range(start, size)?;
         let busy = self
-            .block_ids(s, e)
+            .block_ids(r)
             .filter_map(|id| self.block_record(id))
             .any(|r| r.busy || r.state != BlockState::Offline);
         if busy {
             return Err(Error::Busy);
         }
-        for _ in self.block_ids(s, e) {
+        for _ in self.block_ids(r) {
             self.fault_step()?;
         }
-        self.commit_remove(&mut h, s, e)
+        self.commit_remove(&mut h, r)
     }
 
     /// The checks `offline_block` makes of an online block, in order.
@@ -229,15 +211,15 @@ impl SparseMap {
         {
             return Err(Error::Inval);
         }
-        let (s, e) = self.block_pfns(id).ok_or(Error::NoEnt)?;
-        let choice = self.zone_choice(rec.nid, s, e);
+        let r = self.block_pfns(id).ok_or(Error::NoEnt)?;
+        let choice = self.zone_choice(rec.nid, r);
         let zone = match ty {
             OnlineType::Movable => Zone::Movable,
             OnlineType::Kernel => choice.kernel,
             OnlineType::Online => choice.default,
         };
         // A kernel zone must hold the whole block: no address-zone boundary inside it.
-        if zone.is_kernel() && self.addr_zone_end(s) < e.0 {
+        if zone.is_kernel() && !self.addr_zones.within_one(r) {
             return Err(Error::Inval);
         }
         Ok(zone)
@@ -247,9 +229,8 @@ impl SparseMap {
     fn end_transition(&self, id: BlockId) {
         let mut top = Held::nothing();
         let h = self.hotplug.lock(&mut top);
-        if let Some(mut rec) = self.block_record(id) {
-            rec.busy = false;
-            self.set_block(h.proof(), id, Some(rec), None);
+        if let Some(rec) = self.block_record(id) {
+            self.change_state(h.proof(), id, rec.state, None, false);
         }
         // AcqRel under the hotplug lock: `snapshot` reads it under the same lock.
         self.transitions.fetch_sub(1, Ordering::AcqRel);
@@ -273,16 +254,7 @@ impl SparseMap {
             let h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
-            self.set_block(
-                h.proof(),
-                id,
-                Some(BlockRecord {
-                    state: BlockState::GoingOnline,
-                    busy: true,
-                    ..rec
-                }),
-                None,
-            );
+            self.change_state(h.proof(), id, BlockState::GoingOnline, None, true);
             self.transitions.fetch_add(1, Ordering::AcqRel);
             zone
         };
@@ -292,17 +264,7 @@ impl SparseMap {
             {
                 let mut top = Held::nothing();
                 let h = self.hotplug.lock(&mut top);
-                if let Some(rec) = self.block_record(id) {
-                    self.set_block(
-                        h.proof(),
-                        id,
-                        Some(BlockRecord {
-                            state: BlockState::Offline,
-                            ..rec
-                        }),
-                        None,
-                    );
-                }
+                self.change_state(h.proof(), id, BlockState::Offline, None, true);
             }
             self.end_transition(id);
             return Err(Error::from_veto(veto));
@@ -310,20 +272,10 @@ impl SparseMap {
         {
             let mut top = Held::nothing();
             let mut h = self.hotplug.lock(&mut top);
-            if let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) {
+            if let (Some(rec), Some(r)) = (self.block_record(id), self.block_pfns(id)) {
                 let pages = self.block_info(id).map_or(0, |i| i.present_pages);
-                self.grow_span(h.held(), rec.nid, zone, s, e, pages);
-                // ONLINE and the block's new state and zone in one store per section.
-                self.set_block(
-                    h.proof(),
-                    id,
-                    Some(BlockRecord {
-                        state: BlockState::Online,
-                        zone,
-                        ..rec
-                    }),
-                    Some(true),
-                );
+                self.grow_span(h.held(), rec.nid, zone, r, pages);
+                self.change_state(h.proof(), id, BlockState::Online, Some(zone), true);
             }
         }
         self.notify(n, MemEvent::Online, id);
@@ -342,16 +294,7 @@ impl SparseMap {
             let h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             self.offline_checks(id, &rec)?;
-            self.set_block(
-                h.proof(),
-                id,
-                Some(BlockRecord {
-                    state: BlockState::GoingOffline,
-                    busy: true,
-                    ..rec
-                }),
-                None,
-            );
+            self.change_state(h.proof(), id, BlockState::GoingOffline, None, true);
             self.transitions.fetch_add(1, Ordering::AcqRel);
         }
         let veto = self.notify(n, MemEvent::GoingOffline, id);
@@ -375,17 +318,7 @@ impl SparseMap {
     fn restore_online(&self, id: BlockId) {
         let mut top = Held::nothing();
         let h = self.hotplug.lock(&mut top);
-        if let Some(rec) = self.block_record(id) {
-            self.set_block(
-                h.proof(),
-                id,
-                Some(BlockRecord {
-                    state: BlockState::Online,
-                    ..rec
-                }),
-                None,
-            );
-        }
+        self.change_state(h.proof(), id, BlockState::Online, None, true);
     }
 
     /// Takes a block in GOING_OFFLINE to OFFLINE: sections lose ONLINE, the zone span
@@ -393,36 +326,26 @@ impl SparseMap {
     fn commit_offline(&self, id: BlockId) {
         let mut top = Held::nothing();
         let mut h = self.hotplug.lock(&mut top);
-        let (Some(rec), Some((s, e))) = (self.block_record(id), self.block_pfns(id)) else {
+        let (Some(rec), Some(r)) = (self.block_record(id), self.block_pfns(id)) else {
             return;
         };
         let pages = self.block_info(id).map_or(0, |i| i.present_pages);
-        // ONLINE goes with the block's new state and zone, in one store per section.
-        self.set_block(
-            h.proof(),
-            id,
-            Some(BlockRecord {
-                state: BlockState::Offline,
-                zone: Zone::None,
-                ..rec
-            }),
-            Some(false),
-        );
-        self.shrink_span(h.held(), rec.nid, rec.zone, s, e, pages);
+        self.change_state(h.proof(), id, BlockState::Offline, Some(Zone::None), true);
+        self.shrink_span(h.held(), rec.nid, rec.zone, r, pages);
     }
 
     /// Offlines every online block of the range and removes it, all or nothing
-    /// (decision 1): every check first, then GOING_OFFLINE to each online block in
+    /// (docs/semantics.md, "All-or-nothing operations"): every check first, then GOING_OFFLINE to each online block in
     /// ascending order; a veto cancels them all and returns its error. Errors: those
     /// of `remove_memory`, except that an online block must instead pass every check
     /// of `offline_block`.
     pub fn offline_and_remove_memory(&self, start: u64, size: u64, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
-        let (s, e) = {
+        let r = {
             let mut top = Held::nothing();
             let h = self.hotplug.lock(&mut top);
-            let (s, e) = self.remove_range(start, size)?;
-            for id in self.block_ids(s, e) {
+            let r = self.remove_range(start, size)?;
+            for id in self.block_ids(r) {
                 let rec = self.block_record(id).ok_or(Error::NoEnt)?;
                 if rec.busy {
                     return Err(Error::Busy);
@@ -433,39 +356,30 @@ impl SparseMap {
                     return Err(Error::Busy);
                 }
             }
-            for _ in self.block_ids(s, e) {
+            for _ in self.block_ids(r) {
                 self.fault_step()?;
             }
             // Claim every block: online ones enter GOING_OFFLINE, offline ones are
             // only marked busy so nobody onlines them under our feet.
-            for id in self.block_ids(s, e) {
+            for id in self.block_ids(r) {
                 if let Some(rec) = self.block_record(id) {
                     let state = if rec.state == BlockState::Online {
                         BlockState::GoingOffline
                     } else {
                         rec.state
                     };
-                    self.set_block(
-                        h.proof(),
-                        id,
-                        Some(BlockRecord {
-                            state,
-                            busy: true,
-                            ..rec
-                        }),
-                        None,
-                    );
+                    self.change_state(h.proof(), id, state, None, true);
                     self.transitions.fetch_add(1, Ordering::AcqRel);
                 }
             }
-            (s, e)
+            r
         };
         let going = |id: &BlockId| {
             self.block_record(*id)
                 .is_some_and(|r| r.state == BlockState::GoingOffline)
         };
         let mut vetoed: Option<(BlockId, i32)> = None;
-        for id in self.block_ids(s, e).filter(going) {
+        for id in self.block_ids(r).filter(going) {
             let v = self.notify(n, MemEvent::GoingOffline, id);
             if v != 0 {
                 vetoed = Some((id, v));
@@ -473,52 +387,36 @@ impl SparseMap {
             }
         }
         if let Some((stop, v)) = vetoed {
-            for id in self
-                .block_ids(s, e)
-                .filter(|id| id.0 <= stop.0)
-                .filter(going)
-            {
+            for id in self.block_ids(r).filter(|id| id.0 <= stop.0).filter(going) {
                 self.cancel_offline(id, n);
             }
             // Blocks after the veto never got GOING_OFFLINE: they go back to ONLINE
             // without an event.
-            for id in self
-                .block_ids(s, e)
-                .filter(|id| id.0 > stop.0)
-                .filter(going)
-            {
+            for id in self.block_ids(r).filter(|id| id.0 > stop.0).filter(going) {
                 self.restore_online(id);
             }
-            for id in self.block_ids(s, e) {
+            for id in self.block_ids(r) {
                 self.end_transition(id);
             }
             return Err(Error::from_veto(v));
         }
-        for id in self.block_ids(s, e).filter(going) {
+        for id in self.block_ids(r).filter(going) {
             self.commit_offline(id);
             self.notify(n, MemEvent::Offline, id);
         }
         let mut top = Held::nothing();
         let mut h = self.hotplug.lock(&mut top);
         self.transitions
-            .fetch_sub(self.block_ids(s, e).count(), Ordering::AcqRel);
-        self.commit_remove(&mut h, s, e)
+            .fetch_sub(self.block_ids(r).count(), Ordering::AcqRel);
+        self.commit_remove(&mut h, r)
     }
 
     /// Linux `resize_zone_range` plus present-page accounting.
-    fn grow_span(
-        &self,
-        held: &mut Held<Hotplug>,
-        nid: i32,
-        zone: Zone,
-        s: Pfn,
-        e: Pfn,
-        pages: u64,
-    ) {
+    fn grow_span(&self, held: &mut Held<Hotplug>, nid: i32, zone: Zone, r: PfnRange, pages: u64) {
         let z = self.zones.lock.lock(held);
         if let Ok(span) = self.zones.get(nid, zone) {
-            let mut g = span.grown(s, e);
-            g.present_pages = g.present_pages.wrapping_add(pages);
+            let mut g = span.grown(r.start, r.end);
+            g.present_pages = g.present_pages.saturating_add(pages);
             let _ = self.zones.set(z.proof(), nid, zone, g);
         }
     }
@@ -539,7 +437,7 @@ impl SparseMap {
         }
         let rec = self.block_record(g.block_of(pfn))?;
         let zone = if rec.zone == Zone::None {
-            self.zone_by_addr(pfn)
+            self.addr_zones.zone_at(pfn).0
         } else {
             rec.zone
         };
@@ -553,15 +451,7 @@ impl SparseMap {
 
     /// Linux `shrink_zone_span`: only an edge moves, to the nearest remaining online
     /// sub-section of the same zone and node; no such sub-section empties the span.
-    fn shrink_span(
-        &self,
-        held: &mut Held<Hotplug>,
-        nid: i32,
-        zone: Zone,
-        s: Pfn,
-        e: Pfn,
-        pages: u64,
-    ) {
+    fn shrink_span(&self, held: &mut Held<Hotplug>, nid: i32, zone: Zone, r: PfnRange, pages: u64) {
         let z = self.zones.lock.lock(held);
         let Ok(span) = self.zones.get(nid, zone) else {
             return;
@@ -572,34 +462,27 @@ impl SparseMap {
             present_pages: span.present_pages.saturating_sub(pages),
             ..span
         };
-        if span.start == s {
-            let mut p = e.0;
-            let mut found = None;
-            while p < span.end.0 {
-                if same(Pfn(p)) {
-                    found = Some(p);
-                    break;
-                }
-                p = p.saturating_add(pps);
-            }
-            match found {
-                Some(p) => new.start = Pfn(p),
-                None => new = ZoneSpan::default(),
-            }
-        } else if span.end == e {
-            let mut p = s.0.checked_sub(1);
-            let mut found = None;
-            while let Some(q) = p.filter(|q| *q >= span.start.0) {
-                if same(Pfn(q)) {
-                    found = Some(q);
-                    break;
-                }
-                p = q.checked_sub(pps);
-            }
-            match found {
-                Some(q) => new.end = Pfn(q.wrapping_add(1)),
-                None => new = ZoneSpan::default(),
-            }
+        // Only an edge the block touches moves: to the next online sub-section of the
+        // same zone and node inward from it, or nowhere (the span empties).
+        let edge = if span.start == r.start {
+            let inward = PfnRange::new(r.end, span.end)
+                .step_up(pps)
+                .find(|p| same(*p));
+            Some(inward.map(|p| ZoneSpan { start: p, ..new }))
+        } else if span.end == r.end {
+            let inward = PfnRange::new(span.start, r.start)
+                .step_down(pps)
+                .find(|p| same(*p));
+            Some(
+                inward
+                    .and_then(|q| q.checked_add(1))
+                    .map(|end| ZoneSpan { end, ..new }),
+            )
+        } else {
+            None
+        };
+        if let Some(moved) = edge {
+            new = moved.unwrap_or_default();
         }
         let _ = self.zones.set(z.proof(), nid, zone, new);
     }

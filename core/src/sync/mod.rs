@@ -6,6 +6,10 @@
 //! functions and arrays are built element by element, because loom's atomics track
 //! each access and cannot be created in a constant.
 
+pub(crate) mod atomic64;
+pub mod concurrency;
+pub(crate) mod order;
+
 #[cfg(all(not(loom), target_has_atomic = "64"))]
 pub(crate) use core::sync::atomic::AtomicU64;
 #[cfg(not(loom))]

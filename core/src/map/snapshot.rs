@@ -20,17 +20,17 @@
 //! same bytes. Time and space are proportional to the populated state.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::block::{BlockRecord, BlockState, NID_MIXED};
-use crate::boot::BootRange;
 use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES};
-use crate::early::nid_ok;
 use crate::error::{Error, Result};
-use crate::geometry::{AutoOnline, Config};
 use crate::map::{Phase, SparseMap};
-use crate::order::Held;
+use crate::memory::block::nid_ok;
+use crate::memory::block::{BlockRecord, BlockState, NID_MIXED};
+use crate::memory::boot_ranges::BootRange;
+use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
+use crate::section::geometry::{AutoOnline, Config};
+use crate::section::table::{leaf_of, NR_LEAVES};
 use crate::section::{SectionFlags, SubState};
-use crate::table::{leaf_of, NR_LEAVES};
-use crate::zone::{Zone, ZoneSpan, NR_ZONES};
+use crate::sync::order::Held;
 
 use crate::sync::Ordering;
 

@@ -5,11 +5,11 @@
 
 use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
-use crate::addr::Pfn;
-use crate::atomic64::Published64;
+use crate::addr::{Pfn, PfnRange};
 use crate::capacity::MAX_BOOT_RANGES;
 use crate::error::{Error, Result};
-use crate::order::{Boot, OrderedLock};
+use crate::sync::atomic64::Published64;
+use crate::sync::order::{Boot, OrderedLock};
 
 /// One boot RAM range `[start, end)` in pfns, on node `nid`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +20,13 @@ pub struct BootRange {
     pub end: Pfn,
     /// NUMA node.
     pub nid: i32,
+}
+
+impl BootRange {
+    /// The range's pfns.
+    pub const fn pfns(&self) -> PfnRange {
+        PfnRange::new(self.start, self.end)
+    }
 }
 
 #[derive(Debug)]

@@ -20,13 +20,18 @@
 //! holes and the boot ranges must be consulted; every other sub-section answers from
 //! this word alone.
 
+pub mod geometry;
+pub(crate) mod locked;
+pub(crate) mod table;
+
 use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 use bitflags::bitflags;
 
-use crate::block::BlockState;
 use crate::capacity::MAX_SUBSECTIONS;
-use crate::zone::Zone;
+use crate::memory::block::BlockState;
+use crate::memory::zone::Zone;
+use crate::repr::u8_enum;
 
 bitflags! {
     /// Section flags, with the values of `SMEM_SECTION_*` (Linux's section_mem_map bits).
@@ -47,27 +52,27 @@ bitflags! {
     }
 }
 
-/// What one sub-section holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum SubState {
-    /// Not populated.
-    Absent = 0,
-    /// System RAM, every page.
-    Ram = 1,
-    /// Boot System RAM with holes inside the sub-section.
-    RamPartial = 2,
-    /// ZONE_DEVICE memory.
-    Device = 3,
+u8_enum! {
+    /// What one sub-section holds.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SubState {
+        /// Not populated.
+        Absent = 0,
+        /// System RAM, every page.
+        Ram = 1,
+        /// Boot System RAM with holes inside the sub-section.
+        RamPartial = 2,
+        /// ZONE_DEVICE memory.
+        Device = 3,
+    }
 }
 
 impl SubState {
+    /// The state in the low two bits of `b` (every 2-bit value is a state).
     const fn from_bits(b: usize) -> Self {
-        match b & 3 {
-            0 => SubState::Absent,
-            1 => SubState::Ram,
-            2 => SubState::RamPartial,
-            _ => SubState::Device,
+        match Self::from_u8((b & 3) as u8) {
+            Some(s) => s,
+            None => SubState::Absent,
         }
     }
 }
@@ -97,25 +102,17 @@ pub(crate) struct BlockView {
 impl BlockView {
     fn encode(v: Option<BlockView>) -> usize {
         let Some(v) = v else { return 0 };
-        let state = match v.state {
-            BlockState::Online => 1usize,
-            BlockState::GoingOffline => 2,
-            BlockState::Offline => 3,
-            BlockState::GoingOnline => 4,
-        };
+        // BlockState's values are Linux's one-bit MEM_* flags (1, 2, 4, 8): stored
+        // as bit index + 1 in three bits, 0 meaning no block.
+        let state = ((v.state as u8).trailing_zeros() as usize).wrapping_add(1);
         let nid = (v.nid.wrapping_add(2) as usize) & 0xff;
         (state | (v.zone as usize) << 3 | nid << 6) << VIEW_SHIFT
     }
 
     fn decode(w: usize) -> Option<BlockView> {
         let v = (w & VIEW_MASK) >> VIEW_SHIFT;
-        let state = match v & 7 {
-            1 => BlockState::Online,
-            2 => BlockState::GoingOffline,
-            3 => BlockState::Offline,
-            4 => BlockState::GoingOnline,
-            _ => return None,
-        };
+        let bit = (v & 7).checked_sub(1)?;
+        let state = BlockState::from_u8(1u8.checked_shl(bit as u32)?)?;
         Some(BlockView {
             state,
             zone: Zone::from_u8(((v >> 3) & 7) as u8)?,

@@ -3,13 +3,13 @@
 //! ranges), never a lock.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::block::NID_NONE;
 use crate::capacity::MAX_SUBSECTIONS;
 use crate::error::{Error, Result};
-use crate::geometry::Geometry;
 use crate::map::SparseMap;
+use crate::memory::block::NID_NONE;
+use crate::memory::zone::Zone;
+use crate::section::geometry::Geometry;
 use crate::section::{Section, SectionFlags, SubState};
-use crate::zone::Zone;
 
 /// `SMEM_SUBSECTION_WORDS`: 64-bit words of a section's active and device masks.
 pub const SUBSECTION_WORDS: usize = MAX_SUBSECTIONS / 64;
@@ -43,7 +43,7 @@ pub struct PfnInfo {
     /// An online RAM pfn: its own zone; a device pfn: `Zone::Device`; else `None`.
     pub zone: Zone,
     /// The block's state, or `None` when the pfn lies in no block.
-    pub block_state: Option<crate::block::BlockState>,
+    pub block_state: Option<crate::memory::block::BlockState>,
     /// Same as `pfn_valid`.
     pub valid: bool,
     /// Same as `pfn_online`.
@@ -127,7 +127,7 @@ impl SparseMap {
                 || sec.state(g.subsection_index(pfn)) != SubState::Absent)
     }
 
-    /// Linux `pfn_to_online_page() != NULL`, page-precise (decision 7): true only for
+    /// Linux `pfn_to_online_page() != NULL`, page-precise (docs/semantics.md, "Page-precise online answer"): true only for
     /// a System RAM page of an online section whose sub-section is active RAM.
     #[inline]
     pub fn pfn_online(&self, pfn: Pfn) -> bool {
@@ -187,7 +187,7 @@ impl SparseMap {
         let zone = if online {
             match block.map(|b| b.zone) {
                 Some(z) if z != Zone::None => z,
-                _ => self.zone_by_addr(pfn),
+                _ => self.addr_zones.zone_at(pfn).0,
             }
         } else if kind == PfnKind::Device {
             Zone::Device

@@ -1,26 +1,40 @@
-//! The map itself: storage, configuration, phase, and initialisation in place.
+//! The map itself (storage, configuration, phase, initialisation in place) and, one
+//! file each, the facets of its operations.
+
+pub(crate) mod blocks;
+pub(crate) mod boot;
+pub(crate) mod device;
+pub(crate) mod export;
+pub(crate) mod hotplug;
+pub(crate) mod notify;
+pub(crate) mod query;
+pub(crate) mod snapshot;
+pub(crate) mod stats;
 
 use crate::sync::{maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
-use crate::addr::Pfn;
-use crate::atomic64::Published64;
-use crate::boot::BootRanges;
+use crate::addr::{PfnRange, PhysAddr};
 use crate::error::{Error, Result};
-use crate::geometry::{AutoOnline, Config, Geometry};
-use crate::order::{Hotplug, OrderedLock};
-use crate::table::Table;
-use crate::zone::{Zone, Zones};
+use crate::memory::boot_ranges::BootRanges;
+use crate::memory::policy::{AddrZones, ZoneChoice};
+use crate::memory::spans::Zones;
+use crate::memory::zone::{Zone, ZoneSpan};
+use crate::repr::u8_enum;
+use crate::section::geometry::{AutoOnline, Config, Geometry};
+use crate::section::table::Table;
+use crate::sync::order::{Hotplug, OrderedLock};
 
-/// Where a map is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Phase {
-    /// Not initialised (an all-zero map): answers as an empty map, refuses every change.
-    Uninit = 0,
-    /// Initialised; boot RAM ranges are being registered.
-    Boot = 1,
-    /// `boot_finish` succeeded; hotplug operations are allowed.
-    Running = 2,
+u8_enum! {
+    /// Where a map is in its life.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Phase {
+        /// Not initialised (an all-zero map): answers as an empty map, refuses every change.
+        Uninit = 0,
+        /// Initialised; boot RAM ranges are being registered.
+        Boot = 1,
+        /// `boot_finish` succeeded; hotplug operations are allowed.
+        Running = 2,
+    }
 }
 
 /// Linux-style physical memory bookkeeping: sections with sub-section states, memory
@@ -58,10 +72,8 @@ pub struct SparseMap {
     options: AtomicU32,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
-    /// ZONE_DMA end and ZONE_DMA32 end, in pfns. Written by `init` only (which
-    /// happens-before every other call), so read without ordering or retry.
-    dma_end: Published64,
-    dma32_end: Published64,
+    /// ZONE_DMA end and ZONE_DMA32 end: the address rule for boot RAM's zones.
+    pub(crate) addr_zones: AddrZones,
     pub(crate) table: Table,
     pub(crate) boot: BootRanges,
     pub(crate) zones: Zones,
@@ -93,8 +105,7 @@ impl SparseMap {
             Self {
                 geometry: AtomicU32::new(0),
                 options: AtomicU32::new(0),
-                dma_end: Published64::new(0),
-                dma32_end: Published64::new(0),
+                addr_zones: AddrZones::new(),
                 phase: AtomicU32::new(0),
                 transitions: AtomicUsize::new(0),
                 table: Table::new(),
@@ -163,9 +174,10 @@ impl SparseMap {
             | u32::from(cfg.movable_node) << 8
             | u32::from(cfg.auto_online as u8) << 16;
         self.options.store(opts, Ordering::Relaxed);
-        self.dma_end.store(g.pfn_down(cfg.zone_dma_end.into()).0);
-        self.dma32_end
-            .store(g.pfn_down(cfg.zone_dma32_end.into()).0);
+        self.addr_zones.set(
+            g.pfn_down(PhysAddr(cfg.zone_dma_end)),
+            g.pfn_down(PhysAddr(cfg.zone_dma32_end)),
+        );
         self.phase.store(Phase::Boot as u32, Ordering::Release);
         Ok(())
     }
@@ -188,6 +200,7 @@ impl SparseMap {
     pub fn config(&self) -> Config {
         let g = self.geometry();
         let opts = self.options.load(Ordering::Relaxed);
+        let (dma_end, dma32_end) = self.addr_zones.limits();
         Config {
             page_shift: g.page_shift,
             subsection_shift: g.subsection_shift,
@@ -200,18 +213,17 @@ impl SparseMap {
             } else {
                 g.block_size()
             },
-            zone_dma_end: g.addr_of(Pfn(self.dma_end.load())).map_or(0, |a| a.0),
-            zone_dma32_end: g.addr_of(Pfn(self.dma32_end.load())).map_or(0, |a| a.0),
+            zone_dma_end: g.addr_of(dma_end).map_or(0, |a| a.0),
+            zone_dma32_end: g.addr_of(dma32_end).map_or(0, |a| a.0),
         }
     }
 
     /// Where the map is in its life.
     pub fn phase(&self) -> Phase {
-        match self.phase.load(Ordering::Acquire) {
-            1 => Phase::Boot,
-            2 => Phase::Running,
-            _ => Phase::Uninit,
-        }
+        u8::try_from(self.phase.load(Ordering::Acquire))
+            .ok()
+            .and_then(Phase::from_u8)
+            .unwrap_or(Phase::Uninit)
     }
 
     pub(crate) fn set_phase(&self, p: Phase) {
@@ -227,32 +239,19 @@ impl SparseMap {
         }
     }
 
-    /// The zone boot RAM at `pfn` belongs to, by address: DMA below `zone_dma_end`,
-    /// DMA32 below `zone_dma32_end`, Normal above.
-    pub(crate) fn zone_by_addr(&self, pfn: Pfn) -> Zone {
-        let dma = self.dma_end.load();
-        let dma32 = self.dma32_end.load();
-        if dma != 0 && pfn.0 < dma {
-            Zone::Dma
-        } else if dma32 != 0 && pfn.0 < dma32 {
-            Zone::Dma32
-        } else {
-            Zone::Normal
-        }
+    /// Linux `zone_for_pfn_range` for a block `[start, end)` on `nid`.
+    pub(crate) fn zone_choice(&self, nid: i32, block: PfnRange) -> ZoneChoice {
+        ZoneChoice::for_block(&self.zones, nid, block, self.config().movable_node)
     }
 
-    /// The end (exclusive) of the address zone that holds `pfn`, or `u64::MAX` for
-    /// Normal. Splits ranges at zone boundaries.
-    pub(crate) fn addr_zone_end(&self, pfn: Pfn) -> u64 {
-        let dma = self.dma_end.load();
-        let dma32 = self.dma32_end.load();
-        if dma != 0 && pfn.0 < dma {
-            dma
-        } else if dma32 != 0 && pfn.0 < dma32 {
-            dma32
-        } else {
-            u64::MAX
+    /// Linux's per-node zone span `[start, end)` and present pages. `Inval` for a nid
+    /// outside `0..MAX_NODES` or `Zone::None`; `NoEnt` when the span is empty.
+    pub fn zone_span(&self, nid: i32, zone: Zone) -> Result<ZoneSpan> {
+        let s = self.zones.get(nid, zone)?;
+        if s.is_empty() {
+            return Err(Error::NoEnt);
         }
+        Ok(s)
     }
 
     /// A fault-injection point in the prepare phase of an operation (before anything

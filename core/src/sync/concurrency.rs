@@ -84,7 +84,7 @@
 //! was removed and another node's added between the reader's two loads of the word, is
 //! the later range's (device nids are per section until sub-section nids arrive).
 //! Multi-field results (`section_info`, `block_info`, `stats`, `zone_span`, walks) may
-//! mix fields of before and after, as c-api.md allows. On targets without 64-bit
+//! mix fields of before and after, as docs/semantics.md, "Concurrency", allows. On targets without 64-bit
 //! atomics, the queries that read zone spans (`zone_span`, `block_info`, `valid_zones`,
 //! the block walk, `stats`) may retry while a span is being stored.
 //!

@@ -2,8 +2,8 @@
 //! table: nothing is counted on the hot paths.
 
 use crate::addr::Pfn;
-use crate::block::BlockState;
 use crate::map::SparseMap;
+use crate::memory::block::BlockState;
 use crate::section::{SectionFlags, SubState};
 
 /// Whole-map counters.

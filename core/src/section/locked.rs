@@ -2,9 +2,9 @@
 //! ordering key every path uses for sections; see `order.rs`), released on drop.
 
 use crate::addr::SectionNr;
-use crate::order::{Before, Held, Sections};
+use crate::section::table::Table;
 use crate::section::Section;
-use crate::table::Table;
+use crate::sync::order::{Before, Held, Sections};
 
 /// The section locks of `first..=last`. Every section of the run must have its leaf
 /// (callers reserve leaves first), so that the set locked is exactly the set unlocked.

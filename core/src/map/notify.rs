@@ -1,7 +1,7 @@
 //! Memory notifiers: the events of an online or offline transition, and the callback
 //! that may veto its GOING_* event (Linux `register_memory_notifier`).
 
-use crate::block::BlockInfo;
+use crate::memory::block::BlockInfo;
 
 /// A transition event, with the values of `SMEM_MEM_*`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -10,7 +10,7 @@
 //! order ([`Before`]). The guard hands out the token of its own level for the next
 //! lock. So while a guard lives, nothing below it can be locked through it, and a
 //! function that is handed `&mut Held<Zones>` cannot take any other lock. Section
-//! locks are taken only by [`crate::locked::LockedSections`], which takes a whole
+//! locks are taken only by [`crate::section::locked::LockedSections`], which takes a whole
 //! run (or every section of the table) in ascending section-number order: the single
 //! ordering key every path uses, `smem_snapshot` included.
 //!

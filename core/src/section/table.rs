@@ -5,15 +5,15 @@
 //! it is populated. Unlike Linux, leaves live in static storage and are **never
 //! recycled**: once a root entry names a leaf, it names it until `init`/`restore`, so a
 //! lock-free reader can never follow a root entry into a leaf that was reused for other
-//! sections (no ABA, no use-after-free: semantics.md section 5 item 1 cannot happen).
+//! sections (no ABA, no use-after-free: Linux's pfn_valid use-after-free, CVE-2023-52489, cannot happen: see docs/semantics.md, "Inline usage maps, never freed").
 
 use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Ordering};
 
 use crate::addr::SectionNr;
 use crate::capacity::{MAX_SECTIONS, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
 use crate::error::{Error, Result};
-use crate::order::{Assign, Before, Guard, Held, OrderedLock, Sections};
 use crate::section::Section;
+use crate::sync::order::{Assign, Before, Guard, Held, OrderedLock, Sections};
 
 /// Leaves in the pool.
 pub(crate) const NR_LEAVES: usize = MAX_SECTIONS.div_ceil(SECTIONS_PER_LEAF);

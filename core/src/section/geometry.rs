@@ -1,41 +1,32 @@
 //! Geometry (page, sub-section, section and block sizes) and the configuration it is
 //! validated from, with the x86-64 and arm64 presets.
 
-use crate::addr::{BlockId, Pfn, PhysAddr, SectionNr};
+use crate::addr::{BlockId, Pfn, PfnRange, PhysAddr, SectionNr};
 use crate::capacity::{MAX_SECTION_NR_BITS, MAX_SUBSECTIONS};
 use crate::error::{Error, Result};
+use crate::repr::u8_enum;
 
 /// The largest physical address width any map supports (Linux's
 /// MAX_POSSIBLE_PHYSMEM_BITS).
 pub const MAX_PHYS_BITS: u32 = 52;
 
-/// How blocks created by `add_memory` are onlined (Linux `auto_online_blocks`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-#[repr(u8)]
-pub enum AutoOnline {
-    /// Leave new blocks offline.
-    #[default]
-    Offline = 0,
-    /// Online into the default zone (`online`).
-    Online = 1,
-    /// Online into the kernel zone (`online_kernel`).
-    OnlineKernel = 2,
-    /// Online into ZONE_MOVABLE (`online_movable`).
-    OnlineMovable = 3,
-}
-
-impl AutoOnline {
-    /// Decodes a `SMEM_AUTO_*` value.
-    pub const fn from_u8(v: u8) -> Option<Self> {
-        match v {
-            0 => Some(Self::Offline),
-            1 => Some(Self::Online),
-            2 => Some(Self::OnlineKernel),
-            3 => Some(Self::OnlineMovable),
-            _ => None,
-        }
+u8_enum! {
+    /// How blocks created by `add_memory` are onlined (Linux `auto_online_blocks`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub enum AutoOnline {
+        /// Leave new blocks offline.
+        #[default]
+        Offline = 0,
+        /// Online into the default zone (`online`).
+        Online = 1,
+        /// Online into the kernel zone (`online_kernel`).
+        OnlineKernel = 2,
+        /// Online into ZONE_MOVABLE (`online_movable`).
+        OnlineMovable = 3,
     }
 }
+
+impl AutoOnline {}
 
 /// What a caller chooses for a map (the C `smem_config`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -342,7 +333,7 @@ impl Geometry {
     /// range-taking call: size 0 or a wrap past 2^64 (reaching it counts) is `Inval`,
     /// start or size not a multiple of `align` is `Inval`, an end beyond
     /// `max_phys_bits` is `TooBig`.
-    pub fn aligned_range(&self, start: u64, size: u64, align: u64) -> Result<(Pfn, Pfn)> {
+    pub fn aligned_range(&self, start: u64, size: u64, align: u64) -> Result<PfnRange> {
         let end = match start.checked_add(size) {
             Some(e) if size != 0 => e,
             _ => return Err(Error::Inval),
@@ -355,6 +346,72 @@ impl Geometry {
         if end > limit {
             return Err(Error::TooBig);
         }
-        Ok((self.pfn_down(PhysAddr(start)), self.pfn_down(PhysAddr(end))))
+        Ok(PfnRange::new(
+            self.pfn_down(PhysAddr(start)),
+            self.pfn_down(PhysAddr(end)),
+        ))
+    }
+
+    /// The pfns of a section, if it lies below the pfn limit.
+    pub const fn section_range(&self, nr: SectionNr) -> Option<PfnRange> {
+        match self.section_start(nr) {
+            Some(s) => Some(s.range(self.pages_per_section())),
+            None => None,
+        }
+    }
+
+    /// The pfns of a block, if it lies below the pfn limit.
+    pub const fn block_range(&self, id: BlockId) -> Option<PfnRange> {
+        match self.block_start(id) {
+            Some(s) => Some(s.range(self.pages_per_block())),
+            None => None,
+        }
+    }
+
+    /// The part of `r` in each section it touches, in ascending order.
+    pub(crate) fn section_pieces(&self, r: PfnRange) -> impl Iterator<Item = SectionPiece> {
+        let g = *self;
+        r.split_every(self.pages_per_section())
+            .map(move |pfns| SectionPiece {
+                nr: g.section_of(pfns.start),
+                first: g.subsection_index(pfns.start),
+                last: g.subsection_index(pfns.last().unwrap_or(pfns.start)),
+                pfns,
+            })
+    }
+
+    /// The first and last section `r` touches (`r` non-empty).
+    pub(crate) fn section_bounds(&self, r: PfnRange) -> (SectionNr, SectionNr) {
+        (
+            self.section_of(r.start),
+            self.section_of(r.last().unwrap_or(r.start)),
+        )
+    }
+
+    /// The blocks `r` touches, in ascending order.
+    pub(crate) fn blocks_in(&self, r: PfnRange) -> impl Iterator<Item = BlockId> {
+        let g = *self;
+        r.split_every(self.pages_per_block())
+            .map(move |p| g.block_of(p.start))
+    }
+}
+
+/// The part of a pfn range inside one section, with its sub-section indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SectionPiece {
+    /// The section.
+    pub(crate) nr: SectionNr,
+    /// The pfns of the range in this section.
+    pub(crate) pfns: PfnRange,
+    /// Index of the first sub-section the piece touches.
+    pub(crate) first: u32,
+    /// Index of the last sub-section the piece touches.
+    pub(crate) last: u32,
+}
+
+impl SectionPiece {
+    /// The number of sub-sections the piece touches.
+    pub(crate) fn subsections(&self) -> u32 {
+        self.last.saturating_sub(self.first).saturating_add(1)
     }
 }

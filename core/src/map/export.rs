@@ -121,7 +121,7 @@ impl SparseMap {
         };
         let block_nid = self
             .block_record(g.block_of(start))
-            .map_or(crate::block::NID_NONE, |r| r.nid);
+            .map_or(crate::memory::block::NID_NONE, |r| r.nid);
         let n = g.subsections_per_section();
         let mut i = 0u32;
         while i < n {
@@ -137,7 +137,7 @@ impl SparseMap {
                 SubState::Device => m.push(
                     a,
                     b,
-                    sec.device_nid().unwrap_or(crate::block::NID_NONE),
+                    sec.device_nid().unwrap_or(crate::memory::block::NID_NONE),
                     RangeKind::Device,
                 )?,
                 SubState::Ram | SubState::RamPartial if f.contains(SectionFlags::EARLY) => {

@@ -1,6 +1,6 @@
 //! Device memory (ZONE_DEVICE / pmem) at sub-section granularity: Linux
 //! `memremap_pages` / `memunmap_pages` over `sparse_add_section` /
-//! `section_deactivate` (semantics.md 3.4, 3.6, 3.8), all or nothing.
+//! `section_deactivate` (docs/semantics.md, "Device memory rules"), all or nothing.
 //!
 //! Device operations take no global lock. One that only flips sub-section states of a
 //! section that stays as it is (the common case: a namespace beside others) claims
@@ -12,51 +12,21 @@
 //! section wait at most for each other's few stores (nothing is held across a
 //! notifier).
 
-use crate::addr::{Pfn, SectionNr};
-use crate::early::nid_ok;
+use crate::addr::PfnRange;
 use crate::error::{Error, Result};
-use crate::geometry::Geometry;
-use crate::locked::LockedSections;
 use crate::map::{Phase, SparseMap};
-use crate::order::Held;
+use crate::memory::block::nid_ok;
+use crate::memory::zone::Zone;
+use crate::section::geometry::{Geometry, SectionPiece};
+use crate::section::locked::LockedSections;
 use crate::section::{Section, SectionFlags, SubState, SUBS_PER_WORD};
-use crate::zone::Zone;
-
-/// One section's part of a pfn range.
-struct Chunk {
-    nr: SectionNr,
-    first: u32,
-    last: u32,
-}
+use crate::sync::order::Held;
 
 impl SparseMap {
-    /// Splits `[start, end)` into per-section chunks of sub-section indices.
-    fn chunks(&self, start: Pfn, end: Pfn) -> impl Iterator<Item = Chunk> + '_ {
-        let g = self.geometry();
-        let mut pfn = start;
-        core::iter::from_fn(move || {
-            if pfn.0 >= end.0 {
-                return None;
-            }
-            let nr = g.section_of(pfn);
-            let next = g
-                .section_start(SectionNr(nr.0.wrapping_add(1)))
-                .map_or(u64::MAX, |p| p.0);
-            let piece_end = next.min(end.0);
-            let c = Chunk {
-                nr,
-                first: g.subsection_index(pfn),
-                last: g.subsection_index(Pfn(piece_end.wrapping_sub(1))),
-            };
-            pfn = Pfn(piece_end);
-            Some(c)
-        })
-    }
-
     /// The first error an add of device memory over this section chunk meets:
     /// `NxIo` over System RAM, then `Exist` over device memory, then `Inval` for
     /// device memory of another node in the section.
-    fn device_conflict(sec: &Section, c: &Chunk, nid: i32) -> Option<Error> {
+    fn device_conflict(sec: &Section, c: &SectionPiece, nid: i32) -> Option<Error> {
         let f = sec.flags();
         if !f.contains(SectionFlags::PRESENT) {
             return None;
@@ -76,10 +46,10 @@ impl SparseMap {
     }
 
     /// The first error of the documented precedence (NxIo, Exist, Inval) that adding
-    /// device memory `[s, e)` on `nid` meets anywhere in the range.
-    fn range_conflict(&self, s: Pfn, e: Pfn, nid: i32) -> Result<()> {
+    /// device memory `r` on `nid` meets anywhere in the range.
+    fn range_conflict(&self, g: &Geometry, r: PfnRange, nid: i32) -> Result<()> {
         let mut worst: Option<Error> = None;
-        for c in self.chunks(s, e) {
+        for c in g.section_pieces(r) {
             let Some(e) = self
                 .table
                 .get(c.nr)
@@ -101,14 +71,15 @@ impl SparseMap {
 
     /// The section and the sub-section indices of a range inside one state word of
     /// one section, if it is one.
-    fn one_word(&self, g: &Geometry, s: Pfn, e: Pfn) -> Option<(&Section, u32, u32)> {
-        let last = Pfn(e.0.wrapping_sub(1));
-        let nr = g.section_of(s);
-        let (a, b) = (g.subsection_index(s), g.subsection_index(last));
-        if g.section_of(last) != nr || a / SUBS_PER_WORD != b / SUBS_PER_WORD {
+    fn one_word(&self, g: &Geometry, r: PfnRange) -> Option<(&Section, u32, u32)> {
+        let mut pieces = g.section_pieces(r);
+        let (c, None) = (pieces.next()?, pieces.next()) else {
+            return None;
+        };
+        if c.first / SUBS_PER_WORD != c.last / SUBS_PER_WORD {
             return None;
         }
-        Some((self.table.get(nr)?, a, b))
+        Some((self.table.get(c.nr)?, c.first, c.last))
     }
 
     /// The fast path of `add_device`: a range inside one state word of a section that
@@ -118,16 +89,17 @@ impl SparseMap {
     /// publishes them: writers on other sub-sections of the section never wait for
     /// this one. `false`: nothing changed; take the exclusive path, which also makes
     /// the authoritative checks and reports their errors.
-    fn add_device_fast(&self, g: &Geometry, nid: i32, s: Pfn, e: Pfn) -> bool {
-        let Some((sec, a, b)) = self.one_word(g, s, e) else {
+    fn add_device_fast(&self, g: &Geometry, nid: i32, r: PfnRange) -> bool {
+        let Some((sec, a, b)) = self.one_word(g, r) else {
             return false;
         };
-        if !self.zones.covers(nid, Zone::Device, s, e) || !sec.fast_enter(0) {
+        if !self.zones.covers(nid, Zone::Device, r) || !sec.fast_enter(0) {
             return false;
         }
         // Registered: no exclusive writer changes the flags or the nid until we leave.
         let w = sec.word();
-        let inside = (s.0 | e.0) & g.pages_per_section().wrapping_sub(1) != 0;
+        let pps = g.pages_per_section();
+        let inside = !r.start.is_aligned(pps) || !r.end.is_aligned(pps);
         let mut want = SectionFlags::PRESENT | SectionFlags::VALID;
         want.set(SectionFlags::TAINT_DEVICE, inside);
         let done = w.flags().contains(want)
@@ -136,7 +108,7 @@ impl SparseMap {
                 .swap_states(a, b, SubState::Absent, SubState::Device)
                 .is_ok();
         sec.fast_exit(if done {
-            b.wrapping_sub(a).wrapping_add(1)
+            b.saturating_sub(a).saturating_add(1)
         } else {
             0
         });
@@ -146,11 +118,11 @@ impl SparseMap {
     /// The fast path of `remove_device`: a range inside one state word of a section
     /// that keeps other device memory after it (so neither the section nor its nid
     /// changes). `false`: nothing changed; take the exclusive path.
-    fn remove_device_fast(&self, g: &Geometry, s: Pfn, e: Pfn) -> bool {
-        let Some((sec, a, b)) = self.one_word(g, s, e) else {
+    fn remove_device_fast(&self, g: &Geometry, r: PfnRange) -> bool {
+        let Some((sec, a, b)) = self.one_word(g, r) else {
             return false;
         };
-        let n = b.wrapping_sub(a).wrapping_add(1);
+        let n = b.saturating_sub(a).saturating_add(1);
         if !sec.fast_enter(n) {
             return false;
         }
@@ -176,15 +148,14 @@ impl SparseMap {
         if !nid_ok(nid) {
             return Err(Error::Inval);
         }
-        let (s, e) = g.aligned_range(start, size, g.subsection_size())?;
-        let first = g.section_of(s);
-        let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
+        let r = g.aligned_range(start, size, g.subsection_size())?;
+        let (first, last) = g.section_bounds(r);
         // Cheap pre-check without locks, so that a conflicting add never takes leaves.
-        self.range_conflict(s, e, nid)?;
+        self.range_conflict(&g, r, nid)?;
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        if self.add_device_fast(&g, nid, s, e) {
+        if self.add_device_fast(&g, nid, r) {
             return Ok(());
         }
         let mut held = Held::nothing();
@@ -192,10 +163,10 @@ impl SparseMap {
         let mut locked =
             LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoMem)?;
         // The authoritative check, under the locks.
-        self.range_conflict(s, e, nid)?;
-        let starts_inside = s.0 & g.pages_per_section().wrapping_sub(1) != 0;
-        let ends_inside = e.0 & g.pages_per_section().wrapping_sub(1) != 0;
-        for c in self.chunks(s, e) {
+        self.range_conflict(&g, r, nid)?;
+        let pps = g.pages_per_section();
+        let (starts_inside, ends_inside) = (!r.start.is_aligned(pps), !r.end.is_aligned(pps));
+        for c in g.section_pieces(r) {
             let Some(sec) = self.table.get(c.nr) else {
                 continue;
             };
@@ -203,7 +174,7 @@ impl SparseMap {
             // flag word finds the nid (see `query::pfn_info`).
             sec.set_device_nid(Some(nid));
             sec.fill(c.first, c.last, SubState::Device);
-            sec.count_devices(c.last.wrapping_sub(c.first).wrapping_add(1), 0);
+            sec.count_devices(c.subsections(), 0);
             let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
             if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
                 f |= SectionFlags::TAINT_DEVICE;
@@ -213,12 +184,12 @@ impl SparseMap {
         }
         // ZONE_DEVICE spans never shrink, so a span that covers the range already is
         // final: only a growing span takes the (global) zones lock.
-        if !self.zones.covers(nid, Zone::Device, s, e) {
+        if !self.zones.covers(nid, Zone::Device, r) {
             let z = self.zones.lock.lock(locked.held());
             if let Ok(span) = self.zones.get(nid, Zone::Device) {
                 let _ = self
                     .zones
-                    .set(z.proof(), nid, Zone::Device, span.grown(s, e));
+                    .set(z.proof(), nid, Zone::Device, span.grown(r.start, r.end));
             }
         }
         drop(locked);
@@ -233,40 +204,38 @@ impl SparseMap {
     pub fn remove_device(&self, start: u64, size: u64) -> Result<()> {
         self.require(Phase::Running)?;
         let g = self.geometry();
-        let (s, e) = match g.aligned_range(start, size, g.subsection_size()) {
+        let r = match g.aligned_range(start, size, g.subsection_size()) {
             Err(Error::TooBig) => return Err(Error::NoEnt),
             r => r?,
         };
-        let first = g.section_of(s);
-        let last = g.section_of(Pfn(e.0.wrapping_sub(1)));
+        let (first, last) = g.section_bounds(r);
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
-        if self.remove_device_fast(&g, s, e) {
+        if self.remove_device_fast(&g, r) {
             return Ok(());
         }
         let mut held = Held::nothing();
         let locked =
             LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoEnt)?;
-        let all_device = self.chunks(s, e).all(|c| {
+        let all_device = g.section_pieces(r).all(|c| {
             self.table.get(c.nr).is_some_and(|sec| {
                 sec.flags().contains(SectionFlags::VALID)
-                    && sec.count_in(c.first, c.last, |st| st == SubState::Device)
-                        == c.last.wrapping_sub(c.first).wrapping_add(1)
+                    && sec.count_in(c.first, c.last, |st| st == SubState::Device) == c.subsections()
             })
         });
         if !all_device {
             return Err(Error::NoEnt);
         }
         let top = g.subsections_per_section().wrapping_sub(1);
-        for c in self.chunks(s, e) {
+        for c in g.section_pieces(r) {
             let Some(sec) = self.table.get(c.nr) else {
                 continue;
             };
-            let mine = c.last.wrapping_sub(c.first).wrapping_add(1);
+            let mine = c.subsections();
             let others = sec
                 .count_in(0, top, |st| st != SubState::Absent)
-                .wrapping_sub(mine);
+                .saturating_sub(mine);
             sec.count_devices(0, mine);
             if others == 0 {
                 // The last sub-section goes: every flag (VALID first among them) is
