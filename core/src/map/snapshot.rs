@@ -469,12 +469,7 @@ impl SparseMap {
             if write {
                 let sec = self.table.get_or_assign(held, SectionNr(nr))?;
                 for i in 0..nsub {
-                    let st = match state(i) {
-                        1 => SubState::Ram,
-                        2 => SubState::RamPartial,
-                        3 => SubState::Device,
-                        _ => SubState::Absent,
-                    };
+                    let st = SubState::from_u8(state(i)).unwrap_or(SubState::Absent);
                     sec.fill(i, i, st);
                 }
                 sec.set_device_nid(device.then_some(dev_nid));
@@ -530,7 +525,7 @@ impl SparseMap {
             };
             let zone_of = u8::try_from(zone)
                 .ok()
-                .and_then(Zone::from_u8)
+                .and_then(|z| Zone::try_from(z).ok())
                 .filter(|z| *z != Zone::None)
                 .ok_or(Error::Inval)?;
             let n = i32::try_from(nid).map_err(|_| Error::Inval)?;
@@ -547,12 +542,7 @@ impl SparseMap {
             }
         }
         if write {
-            let phase = match h.phase {
-                1 => Phase::Boot,
-                2 => Phase::Running,
-                _ => Phase::Uninit,
-            };
-            self.set_phase(phase);
+            self.set_phase(Phase::from_u8(h.phase).unwrap_or(Phase::Uninit));
         }
         Ok(())
     }
