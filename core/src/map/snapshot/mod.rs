@@ -34,6 +34,9 @@ use crate::sync::order::Held;
 
 use crate::sync::Ordering;
 
+mod consistency;
+use consistency::{Records, Snapshot};
+
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
 const VERSION: u32 = 1;
 const HEADER: usize = 20 + 8 + 24 + 16;
@@ -484,7 +487,12 @@ impl SparseMap {
         let mut prev: Option<u64> = None;
         for _ in 0..h.blocks {
             let id = r.u64()?;
-            let rec = BlockRecord::decode(r.u32()?).ok_or(Error::Inval)?;
+            let word = r.u32()?;
+            let rec = BlockRecord::decode(word).ok_or(Error::Inval)?;
+            // Canonical records only: what restore keeps is what snapshot writes.
+            if rec.encode() != word {
+                return Err(Error::Inval);
+            }
             let first = g.block_first_section(BlockId(id)).ok_or(Error::Inval)?;
             let ok_state = matches!(rec.state, BlockState::Online | BlockState::Offline);
             let ok_nid = nid_ok(rec.nid) || rec.nid == NID_MIXED;
@@ -514,6 +522,7 @@ impl SparseMap {
         if leaves > NR_LEAVES {
             return Err(Error::Inval);
         }
+        let blocks_end = r.pos;
         let z = self.zones.lock.lock(held);
         let mut prev: Option<(u32, u32)> = None;
         for _ in 0..h.spans {
@@ -540,6 +549,25 @@ impl SparseMap {
             if write {
                 self.zones.set(z.proof(), n, zone_of, span)?;
             }
+        }
+        if !write {
+            let records = |at: usize, count: usize, len: usize| Records {
+                buf,
+                at,
+                count,
+                len,
+            };
+            self.check_consistency(&Snapshot {
+                phase_running: h.phase == Phase::Running as u8,
+                boot: records(HEADER, h.boot, BOOT_REC),
+                sections: records(
+                    sections_end.wrapping_sub(h.sections.wrapping_mul(self.section_rec())),
+                    h.sections,
+                    self.section_rec(),
+                ),
+                blocks: records(sections_end, h.blocks, BLOCK_REC),
+                spans: records(blocks_end, h.spans, SPAN_REC),
+            })?;
         }
         if write {
             self.set_phase(Phase::from_u8(h.phase).unwrap_or(Phase::Uninit));

@@ -1,0 +1,238 @@
+//! Restore checks meaning, not only the checksum: snapshots edited field by field and
+//! re-checksummed (as an attacker or a buggy migration peer would) describe maps that
+//! no sequence of operations builds, and every one is refused with `Inval`, the map
+//! unchanged. The edits go through the documented byte format, read here
+//! independently of the library (offsets and the CRC are this file's own).
+
+use sparsemem::{BlockId, Config, Error, OnlineType, SparseMap};
+
+const MIB: u64 = 1 << 20;
+const GIB: u64 = 1 << 30;
+
+/// Header: magic 8, version 4, length 8, 8 option bytes, 3 u64, 4 u32 counts.
+const HEADER: usize = 68;
+const COUNTS: usize = 52;
+const BOOT_REC: usize = 20;
+/// x86-64: 64 sub-sections, 2 bits each.
+const SECTION_REC: usize = 16 + 16;
+const BLOCK_REC: usize = 12;
+const SPAN_REC: usize = 32;
+
+/// CRC-32 (IEEE 802.3, reflected), as the format specifies.
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for b in data {
+        crc ^= u32::from(*b);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xedb8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// The record offsets of a snapshot.
+struct Layout {
+    sections: usize,
+    blocks: usize,
+    spans: usize,
+    nspans: usize,
+}
+
+fn layout(s: &[u8]) -> Layout {
+    let count = |i: usize| u32_at(s, COUNTS + 4 * i) as usize;
+    let sections = HEADER + count(0) * BOOT_REC;
+    let blocks = sections + count(1) * SECTION_REC;
+    let spans = blocks + count(2) * BLOCK_REC;
+    Layout {
+        sections,
+        blocks,
+        spans,
+        nspans: count(3),
+    }
+}
+
+fn section_at(s: &[u8], l: &Layout, nr: u64) -> usize {
+    (0..)
+        .map(|i| l.sections + i * SECTION_REC)
+        .find(|p| u64_at(s, *p) == nr)
+        .unwrap()
+}
+
+fn block_at(s: &[u8], l: &Layout, id: u64) -> usize {
+    (0..)
+        .map(|i| l.blocks + i * BLOCK_REC)
+        .find(|p| u64_at(s, *p) == id)
+        .unwrap()
+}
+
+/// The span record of (nid, zone).
+fn span_at(s: &[u8], l: &Layout, nid: u32, zone: u32) -> usize {
+    (0..l.nspans)
+        .map(|i| l.spans + i * SPAN_REC)
+        .find(|p| u32_at(s, *p) == nid && u32_at(s, *p + 4) == zone)
+        .unwrap()
+}
+
+/// Re-checksums an edited snapshot.
+fn reseal(s: &mut [u8]) {
+    let n = s.len() - 4;
+    let crc = crc32(&s[..n]);
+    s[n..].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn snap(map: &SparseMap) -> Vec<u8> {
+    let mut buf = vec![0u8; map.snapshot_bytes()];
+    let n = map.snapshot(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// Two nodes of boot RAM, early block 1 re-onlined movable, a hot-added block online
+/// movable at 4 GiB, one offline at 4.125 GiB, and device memory at 8 GiB.
+fn machine() -> Box<SparseMap> {
+    let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
+    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
+    map.boot_finish().unwrap();
+    map.offline_block(BlockId(1), &()).unwrap();
+    map.online_block(BlockId(1), OnlineType::Movable, &())
+        .unwrap();
+    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
+    map.online_block(BlockId(32), OnlineType::Movable, &())
+        .unwrap();
+    map.add_device(1, 8 * GIB, 6 * MIB).unwrap();
+    map
+}
+
+const ZONE_NORMAL: u32 = 3;
+const ZONE_MOVABLE: u32 = 4;
+/// Section flag ONLINE and EARLY bits (c-api `SMEM_SECTION_*`).
+const ONLINE: u32 = 1 << 2;
+const EARLY: u32 = 1 << 3;
+
+/// Each edit of a good snapshot, named by the invariant it breaks.
+fn edits() -> Vec<(&'static str, Box<dyn Fn(&mut Vec<u8>)>)> {
+    vec![
+        (
+            "a block ONLINE whose sections are not",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = section_at(s, &l, 32) + 8;
+                let f = u32_at(s, p) & !ONLINE;
+                s[p..p + 4].copy_from_slice(&f.to_le_bytes());
+            }),
+        ),
+        (
+            "sections ONLINE in an offline block",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = section_at(s, &l, 33) + 8;
+                let f = u32_at(s, p) | ONLINE;
+                s[p..p + 4].copy_from_slice(&f.to_le_bytes());
+            }),
+        ),
+        (
+            "an online block turned offline over online sections",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = block_at(s, &l, 32) + 8;
+                // state OFFLINE (4), zone NONE, the rest kept.
+                let w = (u32_at(s, p) & !0xffff) | 4;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "a block moved to another zone than its span's",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = block_at(s, &l, 32) + 8;
+                let w = (u32_at(s, p) & !0xff00) | ZONE_NORMAL << 8;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "a zone span's present pages one off",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = span_at(s, &l, 0, ZONE_MOVABLE) + 24;
+                let n = u64_at(s, p) + 1;
+                s[p..p + 8].copy_from_slice(&n.to_le_bytes());
+            }),
+        ),
+        (
+            "a zone span that no longer covers its online block",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = span_at(s, &l, 0, ZONE_MOVABLE) + 16;
+                let end = u64_at(s, p) - 512;
+                s[p..p + 8].copy_from_slice(&end.to_le_bytes());
+            }),
+        ),
+        (
+            "an early section that lost EARLY",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = section_at(s, &l, 2) + 8;
+                let f = u32_at(s, p) & !EARLY;
+                s[p..p + 4].copy_from_slice(&f.to_le_bytes());
+            }),
+        ),
+        (
+            "an early sub-section whose boot RAM is gone",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                // Section 2, sub-section 0: Ram (1) becomes Absent.
+                let p = section_at(s, &l, 2) + 16;
+                s[p] &= !3;
+            }),
+        ),
+        (
+            "a block record with bits the format does not have",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = block_at(s, &l, 33) + 8;
+                let w = u32_at(s, p) | 1 << 30;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "a populated map in the boot phase",
+            Box::new(|s: &mut Vec<u8>| {
+                // Option byte 6 (after magic, version, length) is the phase: BOOT.
+                s[20 + 6] = 1;
+            }),
+        ),
+    ]
+}
+
+#[test]
+fn checksum_valid_but_inconsistent_snapshots_are_refused_and_change_nothing() {
+    let good = snap(&machine());
+    // The good snapshot restores (so each edit below is what makes restore fail).
+    let target = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    target.restore(&good).unwrap();
+    assert_eq!(snap(&target), good);
+
+    let before = snap(&target);
+    let mut accepted = Vec::new();
+    for (what, edit) in edits() {
+        let mut bad = good.clone();
+        edit(&mut bad);
+        reseal(&mut bad);
+        assert_ne!(bad, good, "{what}: the edit changed nothing");
+        if target.restore(&bad) != Err(Error::Inval) {
+            accepted.push(what);
+            target.restore(&before).unwrap();
+        }
+        assert_eq!(snap(&target), before, "{what}: the map changed");
+    }
+    assert!(accepted.is_empty(), "accepted: {accepted:#?}");
+}
