@@ -118,8 +118,11 @@ const ZONE_MOVABLE: u32 = 4;
 const ONLINE: u32 = 1 << 2;
 const EARLY: u32 = 1 << 3;
 
-/// Each edit of a good snapshot, named by the invariant it breaks.
-fn edits() -> Vec<(&'static str, Box<dyn Fn(&mut Vec<u8>)>)> {
+/// An edit of a snapshot's bytes, named by the invariant it breaks.
+type Edit = (&'static str, Box<dyn Fn(&mut Vec<u8>)>);
+
+/// Each edit of a good snapshot.
+fn edits() -> Vec<Edit> {
     vec![
         (
             "a block ONLINE whose sections are not",
