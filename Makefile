@@ -22,12 +22,14 @@ check:
 rust-test:
 	$(CARGO) test -p sparsemem --all-targets
 	$(CARGO) test -p sparsemem --doc
+	$(CARGO) test -p sparsemem-memmap
 	$(CARGO) test -p sparsemem-ffi --tests
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy -p sparsemem --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-ffi --all-targets -- -D warnings
+	$(CARGO) clippy -p sparsemem-memmap --all-targets -- -D warnings
 
 # The core must build for bare-metal targets, including one without 64-bit atomics.
 no-std:
@@ -91,7 +93,7 @@ c-test: c-abi
 	  TRACE_DIR=$(abspath target/tmp/c-diff)
 
 run:
-	$(CARGO) run --release -p sparsemem --example memmap
+	$(CARGO) run --release -p sparsemem-memmap
 
 sizes:
 	$(CARGO) run --release -p sparsemem --example sizes

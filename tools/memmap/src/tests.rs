@@ -1,8 +1,8 @@
 //! Tests of the whole tool: golden output of the embedded machine, the command line,
 //! exit statuses, sysfs verification on a fixture tree, snapshots.
 //!
-//! Golden files live in `core/tests/data/memmap/`; after a deliberate change of the
-//! output, `MEMMAP_BLESS=1 cargo test -p sparsemem --examples` rewrites them.
+//! Golden files live in `tools/memmap/tests/data/`; after a deliberate change of the
+//! output, `MEMMAP_BLESS=1 cargo test -p sparsemem-memmap` rewrites them.
 
 use std::ffi::OsString;
 use std::fs;
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/memmap");
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
 
 fn data(name: &str) -> PathBuf {
     Path::new(DATA).join(name)

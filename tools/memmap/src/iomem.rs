@@ -315,7 +315,7 @@ mod tests {
     #[test]
     fn real_iomem_files() {
         // /proc/iomem of the cloud VM this tool was written on.
-        let vm = include_str!("../../tests/data/memmap/iomem-vm.txt");
+        let vm = include_str!("../tests/data/iomem-vm.txt");
         assert_eq!(
             parse_ok(vm),
             vec![
@@ -325,7 +325,7 @@ mod tests {
             ]
         );
         // A QEMU guest with 10 GiB on two nodes.
-        let qemu = include_str!("../../tests/data/memmap/sysfs-2node/iomem");
+        let qemu = include_str!("../tests/data/sysfs-2node/iomem");
         assert_eq!(
             parse_ok(qemu),
             vec![

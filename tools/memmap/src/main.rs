@@ -30,14 +30,9 @@ macro_rules! say {
     }};
 }
 
-// A crate root's modules resolve next to it: name the directory that holds them.
-#[path = "memmap/iomem.rs"]
 mod iomem;
-#[path = "memmap/lsmem.rs"]
 mod lsmem;
-#[path = "memmap/story.rs"]
 mod story;
-#[path = "memmap/sysfs.rs"]
 mod sysfs;
 
 const USAGE: &str = "\
@@ -411,5 +406,4 @@ fn main() -> ExitCode {
 }
 
 #[cfg(test)]
-#[path = "memmap/tests.rs"]
 mod tests;
