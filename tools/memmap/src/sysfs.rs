@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
-use sparsemem::{BlockInfo, SparseMap, NID_MIXED};
+use sparsemem::{BlockInfo, Config, SparseMap, NID_MIXED};
 
 use crate::iomem::numbered_entries;
 use crate::lsmem::block_nodes;
@@ -74,6 +74,22 @@ pub fn read(dir: &Path) -> Result<BTreeMap<u64, SysBlock>, Failure> {
     Ok(blocks)
 }
 
+/// A block size as `block_size_bytes` writes it: hex, `0x` optional; a power of two of
+/// at least the 128 MiB section (what a map with the x86-64 preset accepts).
+pub fn parse_block_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let digits = t.strip_prefix("0x").unwrap_or(t);
+    let v = u64::from_str_radix(digits, 16)
+        .map_err(|_| format!("`{t}` is not a hexadecimal block size"))?;
+    let section = Config::x86_64().block_size;
+    if !v.is_power_of_two() || v < section {
+        return Err(format!(
+            "block size {v:#x} is not a power of two of at least {section:#x} (one section)"
+        ));
+    }
+    Ok(v)
+}
+
 /// The memory block size of a sysfs memory directory (`block_size_bytes`, hex without
 /// `0x`), or `None` when the file does not exist.
 pub fn block_size(dir: &Path) -> Result<Option<u64>, Failure> {
@@ -81,7 +97,7 @@ pub fn block_size(dir: &Path) -> Result<Option<u64>, Failure> {
     let Some(text) = read_optional(&path)? else {
         return Ok(None);
     };
-    crate::parse_block_size(&text)
+    parse_block_size(&text)
         .map(Some)
         .map_err(|m| Failure::input(format!("{}:1: {m}", path.display())))
 }
@@ -166,4 +182,25 @@ pub fn compare(map: &SparseMap, sys: &BTreeMap<u64, SysBlock>) -> Vec<String> {
         }
     }
     diffs
+}
+
+/// Compares the map with a sysfs memory directory: the report and whether it matched.
+pub fn verify(map: &SparseMap, dir: &Path) -> Result<(String, bool), Failure> {
+    let sys = read(dir)?;
+    let diffs = compare(map, &sys);
+    let mut out = String::new();
+    if diffs.is_empty() {
+        say!(
+            out,
+            "no differences: {} memory blocks of {} match (id, state, node, valid_zones)",
+            sys.len(),
+            dir.display()
+        );
+        return Ok((out, true));
+    }
+    for d in &diffs {
+        say!(out, "{d}");
+    }
+    say!(out, "{} differences with {}", diffs.len(), dir.display());
+    Ok((out, false))
 }
