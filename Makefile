@@ -30,6 +30,7 @@ lint:
 	$(CARGO) clippy -p sparsemem --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-ffi --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-memmap --all-targets -- -D warnings
+	$(CARGO) clippy -p sparsemem-testkit --all-targets -- -D warnings
 
 # The core must build for bare-metal targets, including one without 64-bit atomics.
 no-std:

@@ -18,18 +18,17 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use sparsemem::{Config, Pfn, SparseMap};
 
-// The tests' seeded generator (xorshift64*), for reproducible pfns.
 #[path = "suite/baselines.rs"]
 mod baselines;
-#[path = "../tests/common/mod.rs"]
-mod common;
 #[path = "suite/machines.rs"]
 mod machines;
 #[path = "suite/report.rs"]
 mod report;
 
 use baselines::{vm_contains, vm_find, FlatTable, IntervalMap, SortedRanges};
-use machines::{Machine, Rng, BATCH, GIB, MIB};
+use machines::{Machine, BATCH};
+use sparsemem_testkit::machines::{GIB, MIB};
+use sparsemem_testkit::seeds::Rng;
 
 /// Counts the pfns of `pfns` for which `f` holds: one benchmark iteration.
 #[inline]

@@ -14,13 +14,11 @@
 //! preset and the ranges in registration order; `SPARSEMEM_SEED=<case seed>
 //! SPARSEMEM_CASES=1` replays exactly that case.
 
-mod common;
-
-use common::{env_u64, splitmix64, Rng};
 use sparsemem::{
     BlockFlags, BlockId, BlockState, Config, Error, Pfn, PfnInfo, PfnKind, SectionFlags, SectionNr,
     SparseMap, Zone, NID_MIXED, SUBSECTION_WORDS,
 };
+use sparsemem_testkit::seeds::{env_u64, splitmix64, Rng};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;

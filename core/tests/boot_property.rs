@@ -5,11 +5,11 @@
 //! Seeds: `SPARSEMEM_SEED` (first seed) and `SPARSEMEM_CASES` (count); a failure
 //! prints the seed and the ranges.
 
-mod common;
-use common::{Rng, MIB};
 use sparsemem::{
     BlockFlags, BlockId, BlockState, Config, Error, Pfn, PfnKind, SparseMap, Zone, NID_MIXED,
 };
+use sparsemem_testkit::machines::MIB;
+use sparsemem_testkit::seeds::Rng;
 
 /// A random firmware map: byte ranges `(nid, start, size)`, non-overlapping, in random
 /// order, with gaps from a few bytes to several blocks.

@@ -1,9 +1,9 @@
 //! Device memory at sub-section granularity: T9-T25 of semantics.md section 6, as
 //! decisions 1, 3 and 6 adjust them. Every error asserts the map unchanged.
 
-mod common;
-use common::*;
 use sparsemem::{BlockFlags, BlockId, Error, Pfn, PfnKind, SectionFlags, SectionNr, Zone};
+use sparsemem_testkit::dump::dump;
+use sparsemem_testkit::machines::{machine, s, sa, x86, GIB, MIB, SUB};
 
 fn active(map: &sparsemem::SparseMap, nr: u64) -> u64 {
     map.section_info(SectionNr(nr)).map_or(0, |i| i.active[0])

@@ -1,6 +1,6 @@
 //! Differential test (issue #8): random operation sequences applied to sparsemem and to
-//! the reference model in tests/model, comparing every return code and, after every
-//! step, every block, every zone span and a sample of pfn answers.
+//! the testkit's reference model, comparing every return code and, after every step,
+//! every block, every zone span and a sample of pfn answers.
 //!
 //! Bounded: DIFF_CASES sequences (default 120) of DIFF_STEPS operations (default 150).
 //! A failure prints the seed; `DIFF_SEED=<seed> cargo test --test differential` replays it.
@@ -9,17 +9,8 @@
 //! target/tmp/c-diff/*.trace, which c-tests/test_differential.c replays through
 //! libsparsemem (plain, under ASan+UBSan and under valgrind).
 
-mod common;
-mod model;
-
-use common::{env_u64, seeds, Rng};
-use model::driver::{run_case, run_case_traced, Source};
-
-impl Source for Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        Rng::below(self, n)
-    }
-}
+use sparsemem_testkit::model::driver::{run_case, run_case_traced};
+use sparsemem_testkit::seeds::{env_u64, seeds, Rng};
 
 #[test]
 fn sparsemem_agrees_with_the_reference_model() {

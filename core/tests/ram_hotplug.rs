@@ -1,12 +1,12 @@
 //! System RAM hotplug, online/offline, zones and notifiers: T26-T47 of semantics.md
 //! section 6 as the decisions adjust them, and the zone sequence of the hotplug issue.
 
-mod common;
-use common::*;
 use sparsemem::{
     AutoOnline, BlockId, BlockInfo, BlockState, Config, Error, MemEvent, OnlineType, Pfn,
     SectionFlags, SectionNr, SparseMap, Zone,
 };
+use sparsemem_testkit::dump::{dump, zones_of};
+use sparsemem_testkit::machines::{machine, machine_with, s, sa, x86, GIB, MIB, SEC};
 use std::sync::Mutex;
 
 fn online(map: &SparseMap, id: u64, ty: OnlineType) -> Result<(), Error> {

@@ -1,9 +1,9 @@
 //! Decision 1, proven by fault injection: for every mutating operation and every N up
 //! to the number of its internal steps, failing step N leaves the map identical.
 
-mod common;
-use common::*;
 use sparsemem::{BlockId, Error, OnlineType, SparseMap};
+use sparsemem_testkit::dump::dump;
+use sparsemem_testkit::machines::{machine, sa, x86, GIB, MIB};
 
 /// Runs `op` with a failure injected at step 1, 2, ... until it succeeds; every
 /// injected failure must be `NoMem` and leave the dump unchanged. Returns the number

@@ -1,12 +1,13 @@
 //! Snapshots (round trips, every corruption and truncation rejected with the map
 //! unchanged) and the range export.
 
-mod common;
-use common::*;
 use sparsemem::{
     BlockId, BlockInfo, Config, Error, MemEvent, MemRange, OnlineType, PhysAddr, RangeKind,
     SparseMap,
 };
+use sparsemem_testkit::dump::dump;
+use sparsemem_testkit::machines::{machine, machine_with, x86, GIB, MIB};
+use sparsemem_testkit::seeds::Rng;
 use std::ops::ControlFlow;
 
 fn snap(map: &SparseMap) -> Vec<u8> {

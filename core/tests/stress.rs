@@ -18,11 +18,11 @@
 //! Miri it runs a few iterations, so that Miri's data-race detector sees real
 //! reader/writer interleavings.
 
-mod common;
-use common::*;
 use sparsemem::{
     BlockId, BlockState, Error, OnlineType, Pfn, PfnInfo, PfnKind, Result, SparseMap, Zone,
 };
+use sparsemem_testkit::machines::{machine, s, sa, GIB, MIB, SEC, SUB};
+use sparsemem_testkit::seeds::env_u64;
 use std::io::Write;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

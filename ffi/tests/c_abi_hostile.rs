@@ -12,7 +12,7 @@
 mod ffi;
 mod hostile;
 #[allow(dead_code)]
-#[path = "../../core/tests/common/seeds.rs"]
+#[path = "../../tools/testkit/src/seeds.rs"]
 mod seeds;
 
 use ffi::*;

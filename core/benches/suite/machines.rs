@@ -7,10 +7,10 @@ use std::ops::ControlFlow;
 
 use sparsemem::{Config, OnlineType, SparseMap};
 
-pub use super::common::Rng;
+use sparsemem_testkit::machines::{GIB, MIB};
+// The tests' seeded generator (xorshift64*), for reproducible pfns.
+use sparsemem_testkit::seeds::Rng;
 
-pub const MIB: u64 = 1 << 20;
-pub const GIB: u64 = 1 << 30;
 pub const TIB: u64 = 1 << 40;
 /// x86-64 page shift.
 pub const PAGE_SHIFT: u32 = 12;

@@ -1,15 +1,10 @@
-//! libFuzzer drives the differential driver of core/tests/model: its bytes are the
+//! libFuzzer drives the testkit's differential driver: its bytes are the
 //! choices of an operation sequence run on sparsemem and on the reference model. Any
 //! difference in a return code, a block, a zone span or a pfn answer is a crash.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-
-#[allow(dead_code)]
-#[path = "../../tests/model/mod.rs"]
-mod model;
-
-use model::driver::{run_case, Bytes};
+use sparsemem_testkit::model::driver::{run_case, Bytes};
 
 fuzz_target!(|data: &[u8]| {
     // About 12 bytes of choices per operation; at least one step, at most 200.

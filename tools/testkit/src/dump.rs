@@ -1,47 +1,9 @@
-//! Helpers shared by the behaviour tests.
-#![allow(dead_code)]
+//! A map as text: two maps with equal dumps answer every query alike, so a test compares
+//! dumps to show that a failed call changed nothing or that a restore is exact.
 
 use std::fmt::Write;
 
-use sparsemem::{BlockId, Config, Pfn, SectionNr, SparseMap, Zone};
-
-mod seeds;
-#[allow(unused_imports)] // not every test binary draws random cases
-pub use seeds::*;
-
-pub const MIB: u64 = 1 << 20;
-pub const GIB: u64 = 1 << 30;
-/// x86-64: pages per sub-section and per section.
-pub const SUB: u64 = 512;
-pub const SEC: u64 = 32768;
-
-/// The first pfn of x86-64 section `k`.
-pub fn s(k: u64) -> u64 {
-    k * SEC
-}
-
-/// Byte address of x86-64 section `k`.
-pub fn sa(k: u64) -> u64 {
-    k * 128 * MIB
-}
-
-pub fn x86() -> Box<SparseMap> {
-    SparseMap::new_boxed(&Config::x86_64()).unwrap()
-}
-
-/// A two-node x86-64 machine: node 0 RAM [1 MiB, 2 GiB), node 1 [2 GiB, 3 GiB), both
-/// with boot blocks online; room for hot-add above 4 GiB.
-pub fn machine_with(cfg: Config) -> Box<SparseMap> {
-    let map = SparseMap::new_boxed(&cfg).unwrap();
-    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
-    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
-    map.boot_finish().unwrap();
-    map
-}
-
-pub fn machine() -> Box<SparseMap> {
-    machine_with(Config::x86_64())
-}
+use sparsemem::{BlockId, Pfn, SectionNr, SparseMap, Zone};
 
 /// Everything a query can see, as text: every present section with its masks, every
 /// block, every zone span, the stats, and pfn answers at sub-section starts of the

@@ -8,7 +8,6 @@
 //! else comes and goes through the operations. State is per block and per 2 MiB
 //! sub-section; every derived answer (zone spans, valid_zones, pfn answers) is
 //! recomputed from it each time, never updated incrementally.
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 
@@ -16,53 +15,74 @@ pub mod driver;
 
 use sparsemem::{Error, Zone};
 
-pub const MIB: u64 = 1 << 20;
-pub const GIB: u64 = 1 << 30;
+use crate::machines::MIB;
+
+/// A memory block (one section), in bytes.
 pub const BLOCK: u64 = 128 * MIB;
+/// A sub-section, in bytes.
 pub const SUB: u64 = 2 * MIB;
+/// 4 KiB pages per block.
 pub const PAGES_PER_BLOCK: u64 = BLOCK >> 12;
+/// 4 KiB pages per sub-section.
 pub const PAGES_PER_SUB: u64 = SUB >> 12;
+/// Blocks of the model's world, 0 to 8 GiB.
 pub const NR_BLOCKS: u64 = 64;
 /// Node ids the map accepts are 0..MAX_NODES.
 pub const MAX_NODES: i32 = 64;
-/// ZONE_DMA ends at 16 MiB, ZONE_DMA32 at 4 GiB (pfns).
+/// ZONE_DMA ends at 16 MiB (a pfn). ZONE_DMA32's end needs no constant: boot RAM lies
+/// below 4 GiB, and a hot-added block's zone follows the zone spans.
 const DMA_END: u64 = (16 * MIB) >> 12;
-const DMA32_END: u64 = (4 * GIB) >> 12;
 /// Boot RAM of block 0 starts at 1 MiB.
 const BLOCK0_RAM: u64 = MIB >> 12;
 
+/// A block's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// Online in a zone (`Zone::None` for block 0, whose pages are DMA and DMA32).
     Online(Zone),
+    /// Offline.
     Offline,
 }
 
+/// One memory block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Block {
+    /// Its node.
     pub nid: i32,
     /// Created by boot (its section stays early until removed).
     pub early: bool,
+    /// Online (in which zone) or offline.
     pub state: State,
 }
 
+/// What `online_block` is asked for (the map's `OnlineType`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnlineKind {
+    /// The default zone.
     Online,
+    /// The kernel zone (DMA, DMA32 or Normal).
     Kernel,
+    /// ZONE_MOVABLE.
     Movable,
 }
 
 /// What a pfn is (page-granular).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// Neither RAM nor device memory.
     Hole,
+    /// RAM of an existing block, online or not.
     Ram,
+    /// An active device sub-section.
     Device,
 }
 
+/// The model's state: blocks and device sub-sections; every answer is derived from it.
 #[derive(Clone, Debug)]
 pub struct Model {
+    /// The map's `movable_node` configuration (new blocks default to Movable).
     pub movable_node: bool,
+    /// The existing memory blocks, by id.
     pub blocks: BTreeMap<u64, Block>,
     /// Active device sub-sections (index from 0) and their node.
     pub device: BTreeMap<u64, i32>,
@@ -70,9 +90,11 @@ pub struct Model {
     pub device_span: BTreeMap<i32, (u64, u64)>,
 }
 
+/// What an operation returns.
 pub type Res = Result<(), Error>;
 
 impl Model {
+    /// The machine after boot: blocks 0-15 on node 0 and 16-23 on node 1, online.
     pub fn boot(movable_node: bool) -> Self {
         let mut blocks = BTreeMap::new();
         for id in 0..24 {
@@ -110,6 +132,7 @@ impl Model {
 
     // ---- pages ---------------------------------------------------------------------
 
+    /// What a pfn is.
     pub fn kind(&self, pfn: u64) -> Kind {
         let id = pfn / PAGES_PER_BLOCK;
         if self.blocks.contains_key(&id) && !(id == 0 && pfn < BLOCK0_RAM) {
@@ -143,6 +166,7 @@ impl Model {
         }
     }
 
+    /// Linux pfn_online: a RAM page of an online block.
     pub fn pfn_online(&self, pfn: u64) -> bool {
         self.kind(pfn) == Kind::Ram && self.page_zone(pfn).is_some()
     }
@@ -250,7 +274,9 @@ impl Model {
     }
 
     // ---- operations ----------------------------------------------------------------
+    // Each is the map's operation of the same name; `veto` is a notifier's refusal.
 
+    /// New offline blocks over a block-aligned range.
     pub fn add_memory(&mut self, nid: i32, start: u64, size: u64) -> Res {
         if !Self::aligned(start, size, BLOCK) || !Self::nid_ok(nid) {
             return Err(Error::Inval);
@@ -285,6 +311,7 @@ impl Model {
         Ok(())
     }
 
+    /// Removes offline blocks.
     pub fn remove_memory(&mut self, start: u64, size: u64) -> Res {
         self.check_remove(start, size)?;
         let ids = Self::block_ids(start, size);
@@ -311,6 +338,7 @@ impl Model {
         }
     }
 
+    /// Offlines an online block (never block 0: mixed zones and holes).
     pub fn offline_block(&mut self, id: u64, veto: Option<Error>) -> Res {
         self.check_offline(id)?;
         if let Some(e) = veto {
@@ -320,6 +348,7 @@ impl Model {
         Ok(())
     }
 
+    /// Offlines the online blocks of a range, then removes them all.
     pub fn offline_and_remove_memory(&mut self, start: u64, size: u64, veto: Option<Error>) -> Res {
         self.check_remove(start, size)?;
         let ids = Self::block_ids(start, size);
@@ -339,6 +368,7 @@ impl Model {
         Ok(())
     }
 
+    /// Onlines an offline block in the zone `kind` chooses.
     pub fn online_block(&mut self, id: u64, kind: OnlineKind, veto: Option<Error>) -> Res {
         let b = *self.blocks.get(&id).ok_or(Error::NoEnt)?;
         if b.state != State::Offline {
@@ -356,6 +386,7 @@ impl Model {
         Ok(())
     }
 
+    /// Activates device sub-sections outside any block.
     pub fn add_device(&mut self, nid: i32, start: u64, size: u64) -> Res {
         if !Self::aligned(start, size, SUB) || !Self::nid_ok(nid) {
             return Err(Error::Inval);
@@ -386,6 +417,7 @@ impl Model {
         Ok(())
     }
 
+    /// Deactivates active device sub-sections.
     pub fn remove_device(&mut self, start: u64, size: u64) -> Res {
         if !Self::aligned(start, size, SUB) {
             return Err(Error::Inval);

@@ -1,7 +1,7 @@
 //! The differential driver: draws operations from a [`Source`], applies each to
 //! sparsemem and to the [`Model`], and compares every return code and, after every
 //! step, every block, every zone span of nodes 0-2 and a sample of pfn answers. Used by
-//! tests/differential.rs (seeded generator) and by the cargo-fuzz target
+//! core/tests/differential.rs (seeded generator) and by the cargo-fuzz target
 //! core/fuzz/fuzz_targets/differential.rs (libFuzzer's bytes). A run can also write
 //! its trace: every operation with the model's return code, and every expected answer
 //! of the comparisons, which c-tests/test_differential.c replays through libsparsemem.
@@ -9,7 +9,9 @@
 use std::cell::Cell;
 use std::fmt::Write;
 
-use super::{Kind, Model, OnlineKind, State, BLOCK, GIB, MIB, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
+use super::{Kind, Model, OnlineKind, State, BLOCK, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
+use crate::machines::{machine_with, GIB, MIB};
+use crate::seeds::Rng;
 use sparsemem::{
     BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SparseMap, Zone,
 };
@@ -34,16 +36,11 @@ impl Source for Bytes<'_> {
     }
 }
 
-fn boot(movable_node: bool) -> Box<SparseMap> {
-    let cfg = Config {
-        movable_node,
-        ..Config::x86_64()
-    };
-    let map = SparseMap::new_boxed(&cfg).unwrap();
-    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
-    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
-    map.boot_finish().unwrap();
-    map
+/// The seeded generator: the choices of core/tests/differential.rs.
+impl Source for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        Rng::below(self, n)
+    }
 }
 
 /// The operations the driver draws from.
@@ -431,7 +428,10 @@ pub fn run_case_traced(
 fn run(r: &mut impl Source, steps: usize, mut trace: Option<&mut String>) -> Result<usize, String> {
     let verbose = std::env::var_os("DIFF_TRACE").is_some();
     let movable_node = r.below(4) == 0;
-    let mut map = boot(movable_node);
+    let mut map = machine_with(Config {
+        movable_node,
+        ..Config::x86_64()
+    });
     let mut m = Model::boot(movable_node);
     if let Some(t) = trace.as_deref_mut() {
         writeln!(t, "boot {}", u8::from(movable_node)).unwrap();

@@ -1,6 +1,7 @@
 //! The seeded generator and the seed/size environment variables of the randomised
-//! tests. No sparsemem types here: ffi/tests uses this file too (by path), and the ffi
-//! crate must not turn on the core's `alloc` feature that the rest of common needs.
+//! tests. No sparsemem types here: ffi/tests includes this file by path, because a
+//! dependency on the testkit would turn on the core's `alloc` feature in the no_std C
+//! library that the ffi tests build.
 
 /// A small deterministic generator (xorshift64*, Vigna) for property tests; seeds are
 /// printed on failure by the tests that use it.
@@ -20,7 +21,8 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(splitmix64(seed).max(1))
     }
-    pub fn next(&mut self) -> u64 {
+    /// The next value of the stream (rand's name: `next` would read as an iterator's).
+    pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
@@ -28,7 +30,7 @@ impl Rng {
     }
     /// In `0..n` (0 for n == 0).
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
     /// In `lo..hi`.
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {

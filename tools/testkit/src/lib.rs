@@ -1,0 +1,13 @@
+//! What sparsemem's tests share: the core's integration tests, its benchmarks and the
+//! cargo-fuzz targets depend on this crate instead of including each other's files.
+//!
+//! - [`seeds`]: the seeded generator and the seed and size variables of randomised tests;
+//! - [`machines`]: the x86-64 maps the behaviour tests start from;
+//! - [`dump`]: everything a query can see of a map, as text to compare;
+//! - [`model`]: the reference model and the differential driver that runs an operation
+//!   sequence on it and on sparsemem.
+
+pub mod dump;
+pub mod machines;
+pub mod model;
+pub mod seeds;

@@ -1,0 +1,42 @@
+//! The x86-64 maps the behaviour tests start from, and the units they are written in.
+
+use sparsemem::{Config, SparseMap};
+
+/// One MiB, in bytes.
+pub const MIB: u64 = 1 << 20;
+/// One GiB, in bytes.
+pub const GIB: u64 = 1 << 30;
+/// x86-64: pages per 2 MiB sub-section.
+pub const SUB: u64 = 512;
+/// x86-64: pages per 128 MiB section.
+pub const SEC: u64 = 32768;
+
+/// The first pfn of x86-64 section `k`.
+pub fn s(k: u64) -> u64 {
+    k * SEC
+}
+
+/// Byte address of x86-64 section `k`.
+pub fn sa(k: u64) -> u64 {
+    k * 128 * MIB
+}
+
+/// An empty map with the x86-64 preset, before boot.
+pub fn x86() -> Box<SparseMap> {
+    SparseMap::new_boxed(&Config::x86_64()).unwrap()
+}
+
+/// A two-node x86-64 machine: node 0 RAM [1 MiB, 2 GiB), node 1 [2 GiB, 3 GiB), both
+/// with boot blocks online; room for hot-add above 4 GiB.
+pub fn machine_with(cfg: Config) -> Box<SparseMap> {
+    let map = SparseMap::new_boxed(&cfg).unwrap();
+    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
+    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
+    map.boot_finish().unwrap();
+    map
+}
+
+/// [`machine_with`] the x86-64 preset.
+pub fn machine() -> Box<SparseMap> {
+    machine_with(Config::x86_64())
+}
