@@ -104,7 +104,7 @@ FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEA
 	SPARSEMEM_MAX_SECTIONS=256 SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=4 \
 	SPARSEMEM_MAX_BOOT_RANGES=64
 
-# The criterion suite (core/benches/suite.rs, a few minutes): rewrites the generated
+# The criterion suite (core/benches/suite/, a few minutes): rewrites the generated
 # table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
 bench:
 	mkdir -p target

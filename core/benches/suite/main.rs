@@ -18,11 +18,8 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use sparsemem::{Config, Pfn, SparseMap};
 
-#[path = "suite/baselines.rs"]
 mod baselines;
-#[path = "suite/machines.rs"]
 mod machines;
-#[path = "suite/report.rs"]
 mod report;
 
 use baselines::{vm_contains, vm_find, FlatTable, IntervalMap, SortedRanges};
