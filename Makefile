@@ -155,7 +155,7 @@ miri:
 miri-all:
 	$(MIRI) --lib --test stress --test boot_scenarios --test device_scenarios --test ram_hotplug --test snapshot_export --test rollback
 
-# cargo-fuzz targets (core/fuzz, nightly + cargo-fuzz): each runs FUZZ_SECONDS under
+# cargo-fuzz targets (fuzz/, nightly + cargo-fuzz): each runs FUZZ_SECONDS under
 # ASan from a copy of its committed seed corpus; libFuzzer's final stats (executions,
 # coverage) are printed. A difference from the model or a changed map is a crash.
 FUZZ_SECONDS ?= 60
@@ -164,9 +164,9 @@ fuzz:
 	@mkdir -p target
 	@for t in $(FUZZ_TARGETS); do \
 	  c=$(CURDIR)/target/fuzz-corpus/$$t; log=$(CURDIR)/target/fuzz-$$t.log; \
-	  rm -rf $$c && mkdir -p $$c && cp core/fuzz/corpus/$$t/* $$c/ || exit 1; \
-	  if (cd core && $(CARGO) +nightly fuzz run $$t $$c -- -max_total_time=$(FUZZ_SECONDS) \
-	      -print_final_stats=1) > $$log 2>&1; then \
+	  rm -rf $$c && mkdir -p $$c && cp fuzz/corpus/$$t/* $$c/ || exit 1; \
+	  if $(CARGO) +nightly fuzz run $$t $$c -- -max_total_time=$(FUZZ_SECONDS) \
+	      -print_final_stats=1 > $$log 2>&1; then \
 	    echo "fuzz $$t: no crash in $(FUZZ_SECONDS) s"; \
 	    grep -E '^#[0-9]+' $$log | tail -1; grep -E '^stat::number_of_executed_units' $$log; \
 	  else tail -60 $$log; echo "fuzz $$t: FAILED (log: $$log)"; exit 1; fi; \

@@ -2,7 +2,7 @@
 //! sparsemem and to the [`Model`], and compares every return code and, after every
 //! step, every block, every zone span of nodes 0-2 and a sample of pfn answers. Used by
 //! core/tests/differential.rs (seeded generator) and by the cargo-fuzz target
-//! core/fuzz/fuzz_targets/differential.rs (libFuzzer's bytes). A run can also write
+//! fuzz/fuzz_targets/differential.rs (libFuzzer's bytes). A run can also write
 //! its trace: every operation with the model's return code, and every expected answer
 //! of the comparisons, which c-tests/test_differential.c replays through libsparsemem.
 

@@ -10,10 +10,10 @@ extern crate sparsemem as core_map;
 use libfuzzer_sys::fuzz_target;
 
 #[allow(dead_code, unused_imports)]
-#[path = "../../../ffi/src/lib.rs"]
+#[path = "../../ffi/src/lib.rs"]
 mod ffi;
 #[allow(dead_code)]
-#[path = "../../../ffi/tests/hostile/mod.rs"]
+#[path = "../../ffi/tests/hostile/mod.rs"]
 mod hostile;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,16 +5,12 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sparsemem::{Config, OnlineType, SparseMap};
+use sparsemem::{OnlineType, SparseMap};
+use sparsemem_testkit::machines::{machine, GIB, MIB};
 
-const GIB: u64 = 1 << 30;
-const MIB: u64 = 1 << 20;
-
-fn machine() -> Box<SparseMap> {
-    let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
-    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
-    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
-    map.boot_finish().unwrap();
+/// The tests' two-node machine with a hot-added block online and device memory.
+fn machine_with_hotplug() -> Box<SparseMap> {
+    let map = machine();
     map.add_memory(1, 4 * GIB, 256 * MIB, &()).unwrap();
     map.online_block(sparsemem::BlockId(32), OnlineType::Movable, &())
         .unwrap();
@@ -30,7 +26,7 @@ fn snapshot(map: &SparseMap) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let map = machine();
+    let map = machine_with_hotplug();
     let before = snapshot(&map);
     match map.restore(data) {
         Err(_) => assert_eq!(snapshot(&map), before, "a failed restore changed the map"),
