@@ -4,10 +4,8 @@
 //! unchanged. The edits go through the documented byte format, read here
 //! independently of the library (offsets and the CRC are this file's own).
 
-use sparsemem::{BlockId, Config, Error, OnlineType, SparseMap};
-
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+use sparsemem::{Config, Error, SparseMap};
+use sparsemem_testkit::machines::{busy_machine, snapshot as snap};
 
 /// Header: magic 8, version 4, length 8, 8 option bytes, 3 u64, 4 u32 counts.
 const HEADER: usize = 68;
@@ -86,30 +84,6 @@ fn reseal(s: &mut [u8]) {
     let n = s.len() - 4;
     let crc = crc32(&s[..n]);
     s[n..].copy_from_slice(&crc.to_le_bytes());
-}
-
-fn snap(map: &SparseMap) -> Vec<u8> {
-    let mut buf = vec![0u8; map.snapshot_bytes()];
-    let n = map.snapshot(&mut buf).unwrap();
-    buf.truncate(n);
-    buf
-}
-
-/// Two nodes of boot RAM, early block 1 re-onlined movable, a hot-added block online
-/// movable at 4 GiB, one offline at 4.125 GiB, and device memory at 8 GiB.
-fn machine() -> Box<SparseMap> {
-    let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
-    map.boot_add_ram(0, MIB, 2 * GIB - MIB).unwrap();
-    map.boot_add_ram(1, 2 * GIB, GIB).unwrap();
-    map.boot_finish().unwrap();
-    map.offline_block(BlockId(1), &()).unwrap();
-    map.online_block(BlockId(1), OnlineType::Movable, &())
-        .unwrap();
-    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
-    map.online_block(BlockId(32), OnlineType::Movable, &())
-        .unwrap();
-    map.add_device(1, 8 * GIB, 6 * MIB).unwrap();
-    map
 }
 
 const ZONE_NORMAL: u32 = 3;
@@ -218,7 +192,7 @@ fn edits() -> Vec<Edit> {
 
 #[test]
 fn checksum_valid_but_inconsistent_snapshots_are_refused_and_change_nothing() {
-    let good = snap(&machine());
+    let good = snap(&busy_machine());
     // The good snapshot restores (so each edit below is what makes restore fail).
     let target = SparseMap::new_boxed(&Config::x86_64()).unwrap();
     target.restore(&good).unwrap();

@@ -1,6 +1,6 @@
 //! The x86-64 maps the behaviour tests start from, and the units they are written in.
 
-use sparsemem::{Config, SparseMap};
+use sparsemem::{BlockId, Config, OnlineType, SparseMap};
 
 /// One MiB, in bytes.
 pub const MIB: u64 = 1 << 20;
@@ -39,4 +39,27 @@ pub fn machine_with(cfg: Config) -> Box<SparseMap> {
 /// [`machine_with`] the x86-64 preset.
 pub fn machine() -> Box<SparseMap> {
     machine_with(Config::x86_64())
+}
+
+/// [`machine`] with something of every kind in it, for snapshot tests: early block 1
+/// offlined and re-onlined movable, hot-added blocks 32 (online movable) and 33
+/// (offline) on node 0, and 6 MiB of device memory of node 1 at 8 GiB.
+pub fn busy_machine() -> Box<SparseMap> {
+    let map = machine();
+    map.offline_block(BlockId(1), &()).unwrap();
+    map.online_block(BlockId(1), OnlineType::Movable, &())
+        .unwrap();
+    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
+    map.online_block(BlockId(32), OnlineType::Movable, &())
+        .unwrap();
+    map.add_device(1, 8 * GIB, 6 * MIB).unwrap();
+    map
+}
+
+/// The bytes of a snapshot of `map`.
+pub fn snapshot(map: &SparseMap) -> Vec<u8> {
+    let mut buf = vec![0u8; map.snapshot_bytes()];
+    let n = map.snapshot(&mut buf).unwrap();
+    buf.truncate(n);
+    buf
 }
