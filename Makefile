@@ -17,8 +17,8 @@ check:
 
 # Per package: the core's tests turn on its `alloc` and `fault-injection` features,
 # which must not leak into the no_std C library (cargo unifies features per call).
-# The ffi package's tests (hostile input to every C function) build its source as part
-# of a std test program, with debug assertions and overflow checks on.
+# The ffi package's tests (hostile input to every C function) call it through its rlib
+# with the `std` feature, with debug assertions and overflow checks on.
 rust-test:
 	$(CARGO) test -p sparsemem --all-targets
 	$(CARGO) test -p sparsemem --doc
@@ -31,6 +31,9 @@ lint:
 	$(CARGO) clippy -p sparsemem-ffi --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-memmap --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-testkit --all-targets -- -D warnings
+	@# --all-targets builds the tests, whose dev-dependency turns `std` on: the no_std
+	@# library with its panic handler (what C links) is linted on its own.
+	$(CARGO) clippy -p sparsemem-ffi --lib -- -D warnings
 
 # The core must build for bare-metal targets, including one without 64-bit atomics.
 no-std:
@@ -40,7 +43,8 @@ CC ?= cc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
-# The C library as C projects get it, in target/c: cargo's staticlib carries every Rust
+# The C library as C projects get it, in target/c, from cargo's libsparsemem_ffi.a (the
+# crate's staticlib; its rlib is for Rust tests): cargo's staticlib carries every Rust
 # object with its global symbols (about 230 besides smem_*: rust_begin_unwind, mangled
 # names), which clash when a program links two Rust static libraries, and cargo's
 # cdylib exports rust_eh_personality. So the archive is linked into one relocatable
@@ -51,7 +55,7 @@ C_LIB_DIR := target/c
 c-lib:
 	$(CARGO) build -p sparsemem-ffi --release
 	@mkdir -p $(C_LIB_DIR)
-	ld -r --whole-archive target/release/libsparsemem.a -o $(C_LIB_DIR)/sparsemem-all.o
+	ld -r --whole-archive target/release/libsparsemem_ffi.a -o $(C_LIB_DIR)/sparsemem-all.o
 	objcopy --wildcard --keep-global-symbol='smem_*' --remove-section=.llvmbc \
 	  --remove-section=.llvmcmd $(C_LIB_DIR)/sparsemem-all.o $(C_LIB_DIR)/sparsemem.o
 	rm -f $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem-all.o
@@ -80,11 +84,11 @@ c-abi: c-lib
 	$(CC) -std=c11 -Wall -Werror -Iinclude c-tests/demo.c -L$(C_LIB_DIR) -lsparsemem \
 	  -Wl,-rpath,$(abspath $(C_LIB_DIR)) -o $(C_LIB_DIR)/demo-shared
 	$(C_LIB_DIR)/demo-shared > /dev/null
-	@p=$$(nm target/release/libsparsemem.so | grep -ci 'panic\|rust_begin_unwind' || true); \
-	  echo "cargo's libsparsemem.so holds $$p panic symbols"; test "$$p" -eq 0
+	@p=$$(nm target/release/libsparsemem_ffi.so | grep -ci 'panic\|rust_begin_unwind' || true); \
+	  echo "cargo's libsparsemem_ffi.so holds $$p panic symbols"; test "$$p" -eq 0
 	@# The same check must see the panic paths of an unoptimised build, or it looks for nothing.
 	$(CARGO) build -p sparsemem-ffi
-	@q=$$(nm target/debug/libsparsemem.so | grep -ci 'panic' || true); \
+	@q=$$(nm target/debug/libsparsemem_ffi.so | grep -ci 'panic' || true); \
 	  echo "the debug build holds $$q panic symbols (the check can see them)"; test "$$q" -gt 0
 
 # The C differential driver replays traces of the Rust reference model: write them first.

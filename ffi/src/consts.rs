@@ -1,8 +1,12 @@
 //! Every constant of the C contract (`spec/c-api.md`), as integer literals so that
-//! cbindgen writes them into the header as they are. The capacity figures describe the
-//! default build; `lib.rs` asserts at compile time that they match the core, so a
-//! build with other capacities fails until this file is regenerated
-//! (`make capacity-consts`, which prints it from the `sizes` example).
+//! cbindgen writes them into the header as they are, and below them the ties to the
+//! core: each constant is checked at compile time against the core value it stands
+//! for, for every zone, block state, online type, auto-online policy, section and block
+//! flag, pfn kind, range kind, notifier event and errno. A C value and the core's can
+//! therefore never differ, and a variant or flag the core gains without a constant here
+//! does not compile. The capacity figures describe the default build; a build with
+//! other capacities fails until this file is regenerated (`make capacity-consts`, which
+//! prints it from the `sizes` example).
 
 /// Success.
 pub const SMEM_OK: i32 = 0;
@@ -150,3 +154,184 @@ pub const SMEM_MAP_BYTES: usize = 3181688;
 pub const SMEM_MAP_ALIGN: usize = 8;
 /// SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
 pub const SMEM_MAP_WORDS: usize = 397711;
+
+// ---- Ties to the core ---------------------------------------------------------------
+// Nothing below is `pub`: cbindgen writes only the literals above into the header.
+
+use core::ffi::c_int;
+
+use sparsemem::{
+    AutoOnline, BlockFlags, BlockState, Error, MemEvent, OnlineType, PfnKind, RangeKind,
+    SectionFlags, Zone,
+};
+
+/// A core enum whose every variant has one C constant.
+pub(crate) trait CEnum: Sized {
+    /// The C type of the constants.
+    type C;
+    /// The variant's C constant.
+    fn to_c(self) -> Self::C;
+    /// The variant a C value names; `None` for any other value.
+    fn from_c(v: Self::C) -> Option<Self>;
+}
+
+/// Ties a `repr(u8)` core enum to its C constants in one list: each constant must equal
+/// the variant's discriminant (a compile-time assertion), `to_c` is an exhaustive match
+/// (a variant the core gains without a constant does not compile), and `from_c` is the
+/// same list read backwards.
+macro_rules! c_enum {
+    ($core:ident as $c:ty { $($variant:ident = $name:ident,)+ }) => {
+        $(const _: () = assert!($name == $core::$variant as $c);)+
+
+        impl CEnum for $core {
+            type C = $c;
+            #[inline]
+            fn to_c(self) -> $c {
+                match self {
+                    $($core::$variant => $name,)+
+                }
+            }
+            // TODO(core TryFrom): becomes `$core::try_from(v).ok()` once the core's enums
+            // implement `TryFrom<u8>`.
+            #[inline]
+            fn from_c(v: $c) -> Option<Self> {
+                match v {
+                    $($name => Some($core::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+/// Ties a core bitflags type to its C constants: each constant equals its flag, and
+/// together they are every flag the core defines.
+macro_rules! c_flags {
+    ($core:ident { $($flag:ident = $name:ident,)+ }) => {
+        $(const _: () = assert!($name == $core::$flag.bits());)+
+        const _: () = assert!($core::all().bits() == 0 $(| $name)+);
+    };
+}
+
+/// Ties each error to its errno constant (equal to `Error::errno`, checked at compile
+/// time) and defines `errno`, an exhaustive match: an error the core gains without a
+/// constant does not compile. A notifier's veto is returned as the notifier gave it.
+macro_rules! c_errno {
+    ($($variant:ident = $name:ident,)+) => {
+        $(const _: () = assert!($name == Error::$variant.errno());)+
+
+        /// The negative errno of an error, as the C ABI returns it.
+        pub(crate) fn errno(e: Error) -> c_int {
+            match e {
+                $(Error::$variant => $name,)+
+                Error::Veto(v) => v,
+            }
+        }
+    };
+}
+
+/// SMEM_OK, or the error's errno.
+pub(crate) fn rc(r: Result<(), Error>) -> c_int {
+    match r {
+        Ok(()) => SMEM_OK,
+        Err(e) => errno(e),
+    }
+}
+
+c_errno! {
+    Perm = SMEM_EPERM,
+    NoEnt = SMEM_ENOENT,
+    NxIo = SMEM_ENXIO,
+    TooBig = SMEM_E2BIG,
+    NoMem = SMEM_ENOMEM,
+    Busy = SMEM_EBUSY,
+    Exist = SMEM_EEXIST,
+    Inval = SMEM_EINVAL,
+    NoSpc = SMEM_ENOSPC,
+}
+
+c_enum!(Zone as u8 {
+    None = SMEM_ZONE_NONE,
+    Dma = SMEM_ZONE_DMA,
+    Dma32 = SMEM_ZONE_DMA32,
+    Normal = SMEM_ZONE_NORMAL,
+    Movable = SMEM_ZONE_MOVABLE,
+    Device = SMEM_ZONE_DEVICE,
+});
+
+c_enum!(BlockState as u8 {
+    Online = SMEM_BLOCK_ONLINE,
+    GoingOffline = SMEM_BLOCK_GOING_OFFLINE,
+    Offline = SMEM_BLOCK_OFFLINE,
+    GoingOnline = SMEM_BLOCK_GOING_ONLINE,
+});
+
+c_enum!(OnlineType as u8 {
+    Online = SMEM_ONLINE,
+    Kernel = SMEM_ONLINE_KERNEL,
+    Movable = SMEM_ONLINE_MOVABLE,
+});
+
+c_enum!(AutoOnline as u8 {
+    Offline = SMEM_AUTO_OFFLINE,
+    Online = SMEM_AUTO_ONLINE,
+    OnlineKernel = SMEM_AUTO_ONLINE_KERNEL,
+    OnlineMovable = SMEM_AUTO_ONLINE_MOVABLE,
+});
+
+c_enum!(MemEvent as u8 {
+    GoingOnline = SMEM_MEM_GOING_ONLINE,
+    Online = SMEM_MEM_ONLINE,
+    CancelOnline = SMEM_MEM_CANCEL_ONLINE,
+    GoingOffline = SMEM_MEM_GOING_OFFLINE,
+    Offline = SMEM_MEM_OFFLINE,
+    CancelOffline = SMEM_MEM_CANCEL_OFFLINE,
+});
+
+c_enum!(PfnKind as u8 {
+    Hole = SMEM_PFN_HOLE,
+    Ram = SMEM_PFN_RAM,
+    Device = SMEM_PFN_DEVICE,
+});
+
+c_enum!(RangeKind as u8 {
+    RamOnline = SMEM_RANGE_RAM_ONLINE,
+    RamOffline = SMEM_RANGE_RAM_OFFLINE,
+    Device = SMEM_RANGE_DEVICE,
+});
+
+c_flags!(SectionFlags {
+    PRESENT = SMEM_SECTION_PRESENT,
+    VALID = SMEM_SECTION_VALID,
+    ONLINE = SMEM_SECTION_ONLINE,
+    EARLY = SMEM_SECTION_EARLY,
+    TAINT_DEVICE = SMEM_SECTION_TAINT_DEVICE,
+});
+
+c_flags!(BlockFlags {
+    EARLY = SMEM_BLOCK_F_EARLY,
+    HOLES = SMEM_BLOCK_F_HOLES,
+    DEVICE = SMEM_BLOCK_F_DEVICE,
+    MIXED_ZONES = SMEM_BLOCK_F_MIXED_ZONES,
+    MIXED_NODES = SMEM_BLOCK_F_MIXED_NODES,
+    OFFLINABLE = SMEM_BLOCK_F_OFFLINABLE,
+});
+
+// `smem_pfn_info.block_state` is 0 for a pfn in no block: no block state may be 0.
+const _: () = assert!(
+    SMEM_BLOCK_ONLINE != 0
+        && SMEM_BLOCK_GOING_OFFLINE != 0
+        && SMEM_BLOCK_OFFLINE != 0
+        && SMEM_BLOCK_GOING_ONLINE != 0
+);
+
+const _: () = assert!(SMEM_NID_NONE == sparsemem::NID_NONE);
+const _: () = assert!(SMEM_NID_MIXED == sparsemem::NID_MIXED);
+
+const _: () = assert!(SMEM_MAX_PHYS_BITS == sparsemem::MAX_PHYS_BITS);
+const _: () = assert!(SMEM_SUBSECTION_WORDS == sparsemem::SUBSECTION_WORDS);
+const _: () = assert!(SMEM_MAX_SUBSECTIONS == sparsemem::capacity::MAX_SUBSECTIONS);
+const _: () = assert!(SMEM_MAX_NODES as usize == sparsemem::capacity::MAX_NODES);
+const _: () = assert!(SMEM_MAX_BOOT_RANGES == sparsemem::capacity::MAX_BOOT_RANGES);
+const _: () = assert!(SMEM_MAX_SECTIONS == sparsemem::capacity::MAX_SECTIONS);
+const _: () = assert!(SMEM_MAX_SECTION_NR_BITS == sparsemem::capacity::MAX_SECTION_NR_BITS);

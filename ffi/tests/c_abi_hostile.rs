@@ -3,21 +3,18 @@
 //! against c-api.md's rules. The unbounded version is the cargo-fuzz target
 //! core/fuzz/fuzz_targets/c_abi.rs.
 //!
-//! The C ABI's source is compiled into this test as a module, so the calls are the
-//! exported `extern "C"` functions themselves. HOSTILE_CASES / HOSTILE_STEPS size the
-//! run; a failure prints its seed, and HOSTILE_SEED replays it.
+//! The calls are the exported `extern "C"` functions themselves, through the crate's
+//! rlib (built with its `std` feature). HOSTILE_CASES / HOSTILE_STEPS size the run; a
+//! failure prints its seed, and HOSTILE_SEED replays it.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../src/lib.rs"]
-mod ffi;
 mod hostile;
 #[allow(dead_code)]
 #[path = "../../tools/testkit/src/seeds.rs"]
 mod seeds;
 
-use ffi::*;
 use hostile::{config_is_valid, show, storage, Draw, Hostile};
 use seeds::{env_u64, seeds, Rng};
+use sparsemem_ffi::*;
 
 impl Draw for Rng {
     fn below(&mut self, n: u64) -> u64 {
@@ -71,7 +68,7 @@ fn every_shift_combination_is_accepted_exactly_when_the_rules_allow() {
         for &sub in &values {
             for &section in &values {
                 for &phys in &values {
-                    let mut c = ffi::smem_config {
+                    let mut c = smem_config {
                         page_shift: page,
                         subsection_shift: sub,
                         section_shift: section,

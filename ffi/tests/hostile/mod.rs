@@ -7,14 +7,14 @@
 //! written past `len`).
 //!
 //! Driven by ffi/tests/c_abi_hostile.rs (seeded generator, `cargo test`) and by the
-//! cargo-fuzz target core/fuzz/fuzz_targets/c_abi.rs (libFuzzer's bytes). Both include
-//! the C ABI's source as the module `crate::ffi`.
+//! cargo-fuzz target core/fuzz/fuzz_targets/c_abi.rs (libFuzzer's bytes), through the
+//! `sparsemem_ffi` rlib with its `std` feature.
 
 use core::ffi::{c_char, c_int, c_void};
 use std::alloc::{alloc_zeroed, Layout};
 use std::collections::BTreeMap;
 
-use crate::ffi::*;
+use sparsemem_ffi::*;
 
 /// Where the choices come from.
 pub trait Draw {
