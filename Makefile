@@ -35,9 +35,12 @@ lint:
 	@# library with its panic handler (what C links) is linted on its own.
 	$(CARGO) clippy -p sparsemem-ffi --lib -- -D warnings
 
-# The core must build for bare-metal targets, including one without 64-bit atomics.
+# The core and the C library must build for bare-metal targets, including one without
+# 64-bit atomics. The C library's rlib and staticlib only: rustc drops the cdylib for
+# these targets (with a warning), so `cargo rustc --crate-type` names the two it builds.
 no-std:
-	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; done
+	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
+	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; done
 
 CC ?= cc
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
