@@ -1,26 +1,15 @@
 //! Input hostility for the C ABI (issue #8), bounded, in `cargo test`: seeded sessions
-//! of hostile calls (tests/hostile), and every shift combination of `smem_config`
-//! against c-api.md's rules. The unbounded version is the cargo-fuzz target
-//! core/fuzz/fuzz_targets/c_abi.rs.
+//! of hostile calls (the testkit's `hostile`), and every shift combination of `smem_config`
+//! against the rules docs/semantics.md lists under "Geometry". The unbounded version is the cargo-fuzz target
+//! fuzz/fuzz_targets/c_abi.rs.
 //!
 //! The calls are the exported `extern "C"` functions themselves, through the crate's
 //! rlib (built with its `std` feature). HOSTILE_CASES / HOSTILE_STEPS size the run; a
 //! failure prints its seed, and HOSTILE_SEED replays it.
 
-mod hostile;
-#[allow(dead_code)]
-#[path = "../../tools/testkit/src/seeds.rs"]
-mod seeds;
-
-use hostile::{config_is_valid, show, storage, Draw, Hostile};
-use seeds::{env_u64, seeds, Rng};
 use sparsemem_ffi::*;
-
-impl Draw for Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        Rng::below(self, n)
-    }
-}
+use sparsemem_testkit::hostile::{self, config_is_valid, show, storage, Hostile};
+use sparsemem_testkit::seeds::{env_u64, seeds, Rng};
 
 #[test]
 fn hostile_calls_get_success_or_a_documented_error_and_change_nothing_on_error() {
@@ -55,7 +44,7 @@ fn hostile_calls_get_success_or_a_documented_error_and_change_nothing_on_error()
 
 /// Every combination of the four shifts (0..=64 each, and values that overflow any
 /// shift: 65, 127, 128, 255) with the block size of the section: smem_init accepts
-/// exactly what c-api.md's rules allow, a refusal leaves the storage untouched, and an
+/// exactly what its rules allow (docs/semantics.md, "Geometry"), a refusal leaves the storage untouched, and an
 /// accepted geometry survives a few hostile calls (its edges at 2^max_phys_bits, its
 /// first block and sub-section).
 #[test]

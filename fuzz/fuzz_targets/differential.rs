@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sparsemem_testkit::model::driver::{run_case, Bytes};
+use sparsemem_testkit::model::driver::run_case;
+use sparsemem_testkit::seeds::Bytes;
 
 fuzz_target!(|data: &[u8]| {
     // About 12 bytes of choices per operation; at least one step, at most 200.

@@ -5,9 +5,11 @@
 //! - [`machines`]: the x86-64 maps the behaviour tests start from;
 //! - [`dump`]: everything a query can see of a map, as text to compare;
 //! - [`model`]: the reference model and the differential driver that runs an operation
-//!   sequence on it and on sparsemem.
+//!   sequence on it and on sparsemem;
+//! - [`hostile`]: sessions of hostile calls into every C function of `sparsemem-ffi`.
 
 pub mod dump;
+pub mod hostile;
 pub mod machines;
 pub mod model;
 pub mod seeds;

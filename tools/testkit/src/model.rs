@@ -1,4 +1,4 @@
-//! The reference model: sparsemem's hotplug contract (c-api.md, semantics.md §3)
+//! The reference model: sparsemem's hotplug contract (docs/semantics.md, "Linux rules we follow")
 //! written the obvious way, over a small x86-64 machine, so that a differential driver
 //! can run the same operations on both and compare every answer.
 //!

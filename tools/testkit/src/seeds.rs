@@ -65,3 +65,38 @@ pub fn seeds(prefix: &str, cases: u64, first: u64) -> Vec<u64> {
         }
     }
 }
+
+/// Where a randomised test's choices come from: the seeded [`Rng`] in `cargo test`,
+/// libFuzzer's bytes ([`Bytes`]) in the fuzz targets.
+pub trait Source {
+    /// A value below `n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64;
+    /// Any 64-bit value.
+    fn any(&mut self) -> u64 {
+        (self.below(1 << 32) << 32) | self.below(1 << 32)
+    }
+    /// One element of a non-empty slice.
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len() as u64) as usize]
+    }
+}
+
+impl Source for Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        Rng::below(self, n)
+    }
+}
+
+/// libFuzzer's input read as a stream of choices; zeros once it is used up.
+pub struct Bytes<'a>(pub &'a [u8]);
+
+impl Source for Bytes<'_> {
+    fn below(&mut self, n: u64) -> u64 {
+        let want = if n > 1 << 16 { 4 } else { 2 };
+        let take = self.0.len().min(want);
+        let (head, rest) = self.0.split_at(take);
+        self.0 = rest;
+        let v = head.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+        v % n.max(1)
+    }
+}

@@ -11,37 +11,10 @@ use std::fmt::Write;
 
 use super::{Kind, Model, OnlineKind, State, BLOCK, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
 use crate::machines::{machine_with, GIB, MIB};
-use crate::seeds::Rng;
+use crate::seeds::Source;
 use sparsemem::{
     BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SparseMap, Zone,
 };
-
-/// Where the driver's choices come from.
-pub trait Source {
-    /// A value below `n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64;
-}
-
-/// libFuzzer's input read as a stream of choices; zeros once it is used up.
-pub struct Bytes<'a>(pub &'a [u8]);
-
-impl Source for Bytes<'_> {
-    fn below(&mut self, n: u64) -> u64 {
-        let want = if n > 1 << 16 { 4 } else { 2 };
-        let take = self.0.len().min(want);
-        let (head, rest) = self.0.split_at(take);
-        self.0 = rest;
-        let v = head.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-        v % n.max(1)
-    }
-}
-
-/// The seeded generator: the choices of core/tests/differential.rs.
-impl Source for Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        Rng::below(self, n)
-    }
-}
 
 /// The operations the driver draws from.
 #[derive(Debug, Clone, Copy)]

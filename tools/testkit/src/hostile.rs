@@ -1,14 +1,16 @@
 //! Input hostility for the C ABI (issue #8): hostile integers and pointers into every
 //! exported `smem_` function, in a drawn order, on a map that changes as the calls
-//! succeed. The only acceptable outcomes are success or an error that c-api.md lists
-//! for that function, and a failed call must leave the map's snapshot byte-identical.
+//! succeed. The only acceptable outcomes are success or an error that docs/semantics.md
+//! ("Which error, when several apply") lists for that function, and a failed call must leave the map's snapshot byte-identical.
 //! Each answer is also checked against the others it must agree with (pfn_info with
 //! pfn_valid, next_valid_pfn with pfn_valid, a walk's stop value, buffers never
 //! written past `len`).
 //!
 //! Driven by ffi/tests/c_abi_hostile.rs (seeded generator, `cargo test`) and by the
-//! cargo-fuzz target core/fuzz/fuzz_targets/c_abi.rs (libFuzzer's bytes), through the
-//! `sparsemem_ffi` rlib with its `std` feature.
+//! cargo-fuzz target fuzz/fuzz_targets/c_abi.rs (libFuzzer's bytes), through the
+//! `sparsemem_ffi` rlib with its `std` feature. The only module of the testkit with
+//! `unsafe`: it calls the C ABI with raw pointers, as C does.
+#![allow(unsafe_code)]
 
 use core::ffi::{c_char, c_int, c_void};
 use std::alloc::{alloc_zeroed, Layout};
@@ -16,32 +18,7 @@ use std::collections::BTreeMap;
 
 use sparsemem_ffi::*;
 
-/// Where the choices come from.
-pub trait Draw {
-    /// A value below `n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64;
-    /// Any 64-bit value.
-    fn any(&mut self) -> u64 {
-        (self.below(1 << 32) << 32) | self.below(1 << 32)
-    }
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
-
-/// libFuzzer's input read as a stream of choices; zeros once it is used up.
-#[allow(dead_code)] // used by the fuzz target, not by the test
-pub struct Bytes<'a>(pub &'a [u8]);
-
-impl Draw for Bytes<'_> {
-    fn below(&mut self, n: u64) -> u64 {
-        let want = if n > 1 << 16 { 4 } else { 2 };
-        let take = self.0.len().min(want);
-        let (head, rest) = self.0.split_at(take);
-        self.0 = rest;
-        head.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b)) % n.max(1)
-    }
-}
+use crate::seeds::Source;
 
 /// Zeroed storage for a map on the heap (3 MB: not through the stack).
 pub fn storage() -> Box<smem_map> {
@@ -70,7 +47,8 @@ pub fn snapshot(map: &smem_map) -> Vec<u8> {
     }
 }
 
-/// What c-api.md says `smem_init` must accept, written from its list of EINVAL rules.
+/// What `smem_init` must accept, written from its list of EINVAL rules
+/// (docs/semantics.md, "Geometry").
 pub fn config_is_valid(c: &smem_config) -> bool {
     let (page, sub, sec, phys) = (
         u32::from(c.page_shift),
@@ -202,9 +180,11 @@ pub struct Hostile {
     notify: Box<Notify>,
     /// Snapshots taken along the way: restore's raw material.
     saved: Vec<Vec<u8>>,
-    /// Calls made, mutating calls among them, and mutating calls that succeeded.
+    /// Calls made.
     pub calls: u64,
+    /// Mutating calls among them.
     pub mutations: u64,
+    /// Mutating calls that succeeded.
     pub successes: u64,
     /// Result codes per mutating function.
     pub outcomes: BTreeMap<(&'static str, c_int), u64>,
@@ -213,7 +193,8 @@ pub struct Hostile {
 const EINVAL: &[c_int] = &[SMEM_EINVAL];
 
 impl Hostile {
-    pub fn new(d: &mut impl Draw) -> Self {
+    /// A session on a fresh map initialised with a preset drawn from `d`.
+    pub fn new(d: &mut impl Source) -> Self {
         match Self::start(storage(), preset(d.below(3))) {
             Ok(h) => h,
             Err(_) => panic!("a preset was refused"),
@@ -252,7 +233,7 @@ impl Hostile {
     /// A hostile address: edges of the address space and of the configuration, now and
     /// then misaligned by a byte or a page, and mostly plausible aligned addresses in
     /// the first 16 GiB so that calls also succeed.
-    fn addr(&self, d: &mut impl Draw) -> u64 {
+    fn addr(&self, d: &mut impl Source) -> u64 {
         let c = &self.cfg;
         let unit = d.pick(&[
             self.page(),
@@ -282,7 +263,7 @@ impl Hostile {
 
     /// A hostile size for `start`: zero, units, sizes that reach or wrap past 2^64,
     /// beyond max_phys_bits, or anything.
-    fn size(&self, d: &mut impl Draw, start: u64) -> u64 {
+    fn size(&self, d: &mut impl Source, start: u64) -> u64 {
         let c = &self.cfg;
         let unit = d.pick(&[1 << c.subsection_shift, c.block_size]);
         match d.below(14) {
@@ -300,7 +281,7 @@ impl Hostile {
 
     /// A range for a hotplug call: half the time a plausible one (`unit`-aligned, in the
     /// first 16 GiB, up to four units) so that the map's state moves, else hostile.
-    fn range(&self, d: &mut impl Draw, unit: u64) -> (u64, u64) {
+    fn range(&self, d: &mut impl Source, unit: u64) -> (u64, u64) {
         if d.below(2) == 0 {
             (unit * d.below((16 << 30) / unit), unit * (1 + d.below(4)))
         } else {
@@ -325,7 +306,7 @@ impl Hostile {
     }
 
     /// A block id: half the time one that exists, else hostile.
-    fn block_id(&self, d: &mut impl Draw) -> u64 {
+    fn block_id(&self, d: &mut impl Source) -> u64 {
         let ids = self.blocks();
         if ids.is_empty() || d.below(2) == 0 {
             self.index(d, self.block_shift())
@@ -335,7 +316,7 @@ impl Hostile {
     }
 
     /// A range of whole blocks for removal: half the time existing blocks, else hostile.
-    fn block_range(&self, d: &mut impl Draw) -> (u64, u64) {
+    fn block_range(&self, d: &mut impl Source) -> (u64, u64) {
         let ids = self.blocks();
         if ids.is_empty() || d.below(2) == 0 {
             return self.range(d, self.cfg.block_size);
@@ -347,7 +328,7 @@ impl Hostile {
 
     /// A sub-section range for device removal: half the time part of present device
     /// memory, else hostile.
-    fn device_range(&self, d: &mut impl Draw) -> (u64, u64) {
+    fn device_range(&self, d: &mut impl Source) -> (u64, u64) {
         let sub = 1u64 << self.cfg.subsection_shift;
         let mut ranges: Vec<(u64, u64)> = Vec::new();
         // SAFETY: an initialised map; the callback's context is `ranges`.
@@ -367,7 +348,7 @@ impl Hostile {
         (start + first * sub, sub * (1 + d.below(size / sub - first)))
     }
 
-    fn nid(d: &mut impl Draw) -> i32 {
+    fn nid(d: &mut impl Source) -> i32 {
         match d.below(10) {
             0 => d.pick(&[
                 i32::MIN,
@@ -383,7 +364,7 @@ impl Hostile {
         }
     }
 
-    fn pfn(&self, d: &mut impl Draw) -> u64 {
+    fn pfn(&self, d: &mut impl Source) -> u64 {
         let top = 1u64 << (self.cfg.max_phys_bits - self.cfg.page_shift);
         match d.below(10) {
             0 => d.pick(&[u64::MAX, u64::MAX - 1, top - 1, top, top + 1, 1 << 63]),
@@ -393,7 +374,7 @@ impl Hostile {
     }
 
     /// A block id or section number: mostly small, sometimes at or past the end.
-    fn index(&self, d: &mut impl Draw, shift: u8) -> u64 {
+    fn index(&self, d: &mut impl Source, shift: u8) -> u64 {
         let end = 1u64 << (self.cfg.max_phys_bits - shift);
         match d.below(8) {
             0 => d.pick(&[u64::MAX, end - 1, end, end + 1, 1 << 63]),
@@ -406,7 +387,7 @@ impl Hostile {
         self.cfg.block_size.trailing_zeros() as u8
     }
 
-    fn veto(d: &mut impl Draw) -> c_int {
+    fn veto(d: &mut impl Source) -> c_int {
         match d.below(12) {
             0 => d.pick(&[SMEM_EBUSY, SMEM_EINVAL, -4095, i32::MIN, 1, i32::MAX]),
             1 => d.any() as c_int,
@@ -416,7 +397,7 @@ impl Hostile {
 
     /// A configuration: a preset with one field changed (every shift, any byte), or
     /// every field drawn.
-    fn config(&self, d: &mut impl Draw) -> smem_config {
+    fn config(&self, d: &mut impl Source) -> smem_config {
         let mut c = preset(d.below(3));
         let byte = |d: &mut dyn FnMut(u64) -> u64| -> u8 {
             if d(2) == 0 {
@@ -488,7 +469,7 @@ impl Hostile {
     }
 
     /// One hostile call.
-    pub fn step(&mut self, d: &mut impl Draw) {
+    pub fn step(&mut self, d: &mut impl Source) {
         // Queries run on a shared reference, as C's `const smem_map *`.
         let map: *mut smem_map = &mut *self.map;
         let null: bool = d.below(32) == 0;
@@ -840,7 +821,7 @@ impl Hostile {
 }
 
 /// A session of `steps` hostile calls.
-pub fn run(d: &mut impl Draw, steps: usize) -> Hostile {
+pub fn run(d: &mut impl Source, steps: usize) -> Hostile {
     let mut h = Hostile::new(d);
     for i in 0..steps {
         h.step(d);
