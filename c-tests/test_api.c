@@ -1,4 +1,5 @@
-/* The C contract of spec/c-api.md, function by function and error by error. Every
+/* The C contract of include/sparsemem.h (errors per function: docs/semantics.md,
+ * "Which error, when several apply"), function by function and error by error. Every
  * error case proves the map unchanged by comparing smem_snapshot bytes. */
 #include <stdio.h>
 #include "common.h"

@@ -1,4 +1,4 @@
-/* The concurrency promises of spec/c-api.md ("Concurrency"), with real threads on one map:
+/* The concurrency promises of docs/semantics.md ("Concurrency"), with real threads on one map:
  *
  * - readers hammer the per-pfn queries and check every answer against the operation in
  *   flight: a valid pfn of a hot-added block is always in that block (nid 1, a block
@@ -179,7 +179,7 @@ static bool pfn_info_checked(uint64_t pfn, struct smem_pfn_info *pi, bool *prese
 }
 
 /* A pfn of RAM hot-added on HOT_NID in block `block`, which is only ever onlined to
- * ZONE_MOVABLE: every answer must come from one state of the map (c-api.md: never a
+ * ZONE_MOVABLE: every answer must come from one state of the map (docs/semantics.md, "Concurrency": never a
  * present section with a pfn in no block, never an online pfn in a zone other than the
  * one its block is being onlined to). */
 static bool check_hot_ram_pfn(uint64_t pfn, uint64_t block) {

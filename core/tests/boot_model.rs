@@ -6,7 +6,7 @@
 //! random order on random nodes), runs `boot_add_ram` + `boot_finish`, and compares
 //! **every pfn** from 0 to one section past the highest RAM pfn, every section, every
 //! memory block and every zone span with a model written from the spec alone
-//! (semantics.md 2.4, 3.1-3.3; c-api.md "Boot memory", "Queries", "Memory blocks").
+//! (docs/semantics.md: "Boot memory", "Memory blocks", "pfn_valid and pfn_online").
 //! The model computes its geometry from the `Config` fields, not from the library.
 //!
 //! Reproduce or extend: `SPARSEMEM_SEED` (decimal or 0x-hex; the seed of the first
@@ -249,7 +249,7 @@ fn gen_case(seed: u64) -> Case {
 // ---------------------------------------------------------------------------------
 // Reference model, from the spec
 
-/// Expected block, semantics.md 2.4 with decision 2 and c-api.md `smem_boot_finish`.
+/// Expected block, docs/semantics.md, "Boot memory" and "Explicit mixed-node blocks".
 #[derive(Clone, Copy, Debug)]
 struct ExpBlock {
     present: u64,
@@ -392,7 +392,7 @@ impl Model {
             flags.set(BlockFlags::HOLES, holes);
             flags.set(BlockFlags::MIXED_ZONES, mixed_zones);
             flags.set(BlockFlags::MIXED_NODES, mixed_nodes);
-            // c-api.md: an offline would pass every check (online, zone not NONE, no
+            // docs/semantics.md, "Memory blocks" (OFFLINABLE): an offline would pass every check (online, zone not NONE, no
             // holes, no device sub-sections).
             flags.set(BlockFlags::OFFLINABLE, zone != Zone::None && !holes);
             m.blocks.push(Some(ExpBlock {
@@ -426,7 +426,7 @@ impl Model {
         m
     }
 
-    /// The zone of a page by address (c-api.md `smem_config`).
+    /// The zone of a page by address (docs/semantics.md, "Zones and zone spans").
     fn zone_of(&self, p: u64) -> Zone {
         if self.dma_end != 0 && p < self.dma_end {
             Zone::Dma
@@ -442,7 +442,7 @@ impl Model {
         self.page.iter().filter(|&&r| r >= 0).count() as u64
     }
 
-    /// The early-section flags of c-api.md `smem_boot_finish`.
+    /// The early-section flags of boot (docs/semantics.md, "Sections and sub-sections").
     fn early_flags() -> SectionFlags {
         SectionFlags::PRESENT | SectionFlags::VALID | SectionFlags::ONLINE | SectionFlags::EARLY
     }
@@ -504,7 +504,7 @@ fn check_pfns(map: &SparseMap, m: &Model, ctx: &str) {
         let ram = m.page[p as usize] >= 0;
         // 3.2: an early section is valid in full, holes included.
         assert_eq!(map.pfn_valid(pfn), early, "{ctx}\npfn_valid({p:#x})");
-        // 3.3 with decision 7: page-precise; every boot block is online.
+        // docs/semantics.md, "Page-precise online answer": every boot block is online.
         assert_eq!(map.pfn_online(pfn), ram, "{ctx}\npfn_online({p:#x})");
         let want = m.pfn_info(p);
         let got = map.pfn_info(pfn);

@@ -1,6 +1,7 @@
 //! Property test of the boot map (issue 2): random firmware maps (unaligned ranges,
 //! holes of every size, 1-4 nodes, the three presets) against a brute-force per-page
-//! reference model written from semantics.md 2.4 / 3.1-3.3 and c-api.md.
+//! reference model written from docs/semantics.md: "Boot memory", "Memory blocks",
+//! "pfn_valid and pfn_online".
 //!
 //! Seeds: `SPARSEMEM_SEED` (first seed) and `SPARSEMEM_CASES` (count); a failure
 //! prints the seed and the ranges.
@@ -214,7 +215,7 @@ fn check_case(seed: u64) {
     assert_eq!(map.next_valid_pfn(Pfn(npages)), None, "{ctx}");
     assert_eq!(map.next_valid_pfn(Pfn(u64::MAX)), None, "{ctx}");
 
-    // Every block by the rules of semantics.md 2.4.
+    // Every block by the rules of docs/semantics.md, "Boot memory".
     let ppb = g.pages_per_block();
     let mut want_ids = Vec::new();
     for id in 0..npages / ppb + 1 {

@@ -1,4 +1,4 @@
-//! Boot scenarios of semantics.md section 6 (T1-T8, the boot part of T20) and the
+//! Boot scenarios T1-T8 of docs/semantics.md ("Scenarios"), the boot part of T20, and the
 //! 1 GiB two-node machine as Linux 6.1 reports it.
 
 use sparsemem::{
@@ -582,7 +582,8 @@ fn next_valid_pfn_skips_whole_sections_and_leaves() {
 #[test]
 #[cfg_attr(miri, ignore = "slow under Miri")]
 fn section_flags_and_block_nids_never_bleed_across_nodes() {
-    // Semantics 5 item 9: nid >= 2 must never set taint or early bits spuriously.
+    // Linux once stored the boot nid over the section flag bits (fixed by "mm/sparse:
+    // set SECTION_NID_SHIFT to 6", 5.14): nid >= 2 must never set taint or early bits.
     let map = x86();
     for nid in 0..8 {
         map.boot_add_ram(nid, (nid as u64) * GIB, 512 * MIB)

@@ -1,5 +1,6 @@
-//! Device memory at sub-section granularity: T9-T25 of semantics.md section 6, as
-//! decisions 1, 3 and 6 adjust them. Every error asserts the map unchanged.
+//! Device memory at sub-section granularity: scenarios T9-T25 of
+//! docs/semantics.md, with its all-or-nothing operations, errors instead of silent
+//! success and exact device sub-sections. Every error asserts the map unchanged.
 
 use sparsemem::{BlockFlags, BlockId, Error, Pfn, PfnKind, SectionFlags, SectionNr, Zone};
 use sparsemem_testkit::dump::dump;
@@ -131,7 +132,8 @@ fn t13_remove_across_an_inactive_and_an_active_section_is_all_or_nothing() {
     let map = machine();
     map.add_device(0, sa(41), 128 * MIB).unwrap();
     let before = dump(&map);
-    // Linux skips section 40 with a WARN and removes 41; decision 3: ENOENT, no change.
+    // Linux skips section 40 with a WARN and removes 41; docs/semantics.md,
+    // "Errors instead of BUG or silent success": ENOENT, no change.
     assert_eq!(map.remove_device(sa(40), 256 * MIB), Err(Error::NoEnt));
     assert_eq!(dump(&map), before);
 }

@@ -1,5 +1,5 @@
-//! loom models of the reader/writer and writer/writer races (issue 5; semantics.md
-//! T49-T51). Run with a tiny table so each model iteration is cheap:
+//! loom models of the reader/writer and writer/writer races (issue 5; scenarios
+//! T49-T51 of docs/semantics.md). Run with a tiny table so each model iteration is cheap:
 //!
 //! ```sh
 //! make loom   # RUSTFLAGS="--cfg loom" SPARSEMEM_*=small cargo test --test loom --release

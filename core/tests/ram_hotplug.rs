@@ -1,5 +1,5 @@
-//! System RAM hotplug, online/offline, zones and notifiers: T26-T47 of semantics.md
-//! section 6 as the decisions adjust them, and the zone sequence of the hotplug issue.
+//! System RAM hotplug, online/offline, zones and notifiers: scenarios T26-T47 of
+//! docs/semantics.md ("Scenarios"), and the zone sequence of the hotplug issue.
 
 use sparsemem::{
     AutoOnline, BlockId, BlockInfo, BlockState, Config, Error, MemEvent, OnlineType, Pfn,
@@ -138,7 +138,7 @@ fn t32_t33_state_machine_and_no_stale_online_type() {
     let before = dump(&map);
     assert_eq!(offline(&map, 33), Err(Error::Inval));
     assert_eq!(dump(&map), before);
-    // Decision 4: a plain online uses the default zone, not the rejected request.
+    // No stale online type (docs/semantics.md): a plain online uses the default zone, not the rejected request.
     assert_eq!(
         map.valid_zones(BlockId(33)).unwrap().to_string(),
         "Normal Movable"

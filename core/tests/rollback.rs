@@ -1,4 +1,4 @@
-//! Decision 1, proven by fault injection: for every mutating operation and every N up
+//! All-or-nothing operations (docs/semantics.md), proven by fault injection: for every mutating operation and every N up
 //! to the number of its internal steps, failing step N leaves the map identical.
 
 use sparsemem::{BlockId, Error, OnlineType, SparseMap};

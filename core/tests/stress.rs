@@ -1,7 +1,7 @@
 //! Multi-threaded stress (issue 5): readers check invariants while writers churn
 //! device sub-sections and memory blocks, a snapshotter snapshots and restores the
 //! churning map, and a watchdog turns a deadlock into a failure naming the stuck
-//! threads. It checks the promises of c-api.md, section "Concurrency":
+//! threads. It checks the promises of docs/semantics.md, "Concurrency":
 //!
 //! - a snapshot racing device and block operations never deadlocks, even against a
 //!   device range that crosses two table leaves handed out in descending address order,

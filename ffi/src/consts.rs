@@ -1,4 +1,4 @@
-//! Every constant of the C contract (`spec/c-api.md`), as integer literals so that
+//! Every constant of the C contract (`include/sparsemem.h`), as integer literals so that
 //! cbindgen writes them into the header as they are, and below them the ties to the
 //! core: each constant is checked at compile time against the core value it stands
 //! for, for every zone, block state, online type, auto-online policy, section and block

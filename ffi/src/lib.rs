@@ -3,7 +3,7 @@
 //! This crate only converts and checks: every pointer goes through one helper
 //! (`ptr.rs`), `Result` becomes a negative errno, C integers become the core's enums
 //! (`consts.rs`, where each C constant is tied to its core value at compile time). The
-//! behaviour is the core's; the contract is `spec/c-api.md`. The modules are listed
+//! behaviour is the core's; its rules are in docs/semantics.md. The modules are listed
 //! below.
 //!
 //! The crate is three libraries: the `staticlib` and `cdylib` that C links (the
