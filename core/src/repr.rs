@@ -43,7 +43,9 @@ pub(crate) use u8_enum;
 
 #[cfg(test)]
 mod tests {
-    use crate::{AutoOnline, BlockState, Error, OnlineType, Phase, Zone};
+    use crate::{
+        AutoOnline, BlockState, Error, MemEvent, OnlineType, PfnKind, Phase, RangeKind, Zone,
+    };
 
     /// Every value decodes to the variant that encodes to it, and nothing else decodes.
     fn round_trips<T: TryFrom<u8, Error = Error> + Copy + PartialEq + core::fmt::Debug>(
@@ -66,6 +68,9 @@ mod tests {
         assert_eq!(round_trips::<OnlineType>(|t| t as u8), 3);
         assert_eq!(round_trips::<AutoOnline>(|a| a as u8), 4);
         assert_eq!(round_trips::<Phase>(|p| p as u8), 3);
+        assert_eq!(round_trips::<MemEvent>(|e| e as u8), 6);
+        assert_eq!(round_trips::<PfnKind>(|k| k as u8), 3);
+        assert!(round_trips::<RangeKind>(|k| k as u8) >= 3);
         assert_eq!(BlockState::try_from(3), Err(Error::Inval));
     }
 }

@@ -178,7 +178,7 @@ pub(crate) trait CEnum: Sized {
 /// Ties a `repr(u8)` core enum to its C constants in one list: each constant must equal
 /// the variant's discriminant (a compile-time assertion), `to_c` is an exhaustive match
 /// (a variant the core gains without a constant does not compile), and `from_c` is the
-/// same list read backwards.
+/// core's `TryFrom<u8>`, whose values the assertions tie to these constants.
 macro_rules! c_enum {
     ($core:ident as $c:ty { $($variant:ident = $name:ident,)+ }) => {
         $(const _: () = assert!($name == $core::$variant as $c);)+
@@ -191,14 +191,10 @@ macro_rules! c_enum {
                     $($core::$variant => $name,)+
                 }
             }
-            // TODO(core TryFrom): becomes `$core::try_from(v).ok()` once the core's enums
-            // implement `TryFrom<u8>`.
             #[inline]
             fn from_c(v: $c) -> Option<Self> {
-                match v {
-                    $($name => Some($core::$variant),)+
-                    _ => None,
-                }
+                // The core's own decoder: the assertions above make its values these.
+                $core::try_from(v).ok()
             }
         }
     };

@@ -6,18 +6,20 @@ use core::ops::ControlFlow;
 
 use crate::addr::{Pfn, PhysAddr};
 use crate::map::SparseMap;
+use crate::repr::u8_enum;
 use crate::section::{Section, SectionFlags, SubState};
 
-/// What a range holds (`SMEM_RANGE_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum RangeKind {
-    /// System RAM in an online section.
-    RamOnline = 1,
-    /// System RAM in an offline section.
-    RamOffline = 2,
-    /// Device memory.
-    Device = 3,
+u8_enum! {
+    /// What a range holds (`SMEM_RANGE_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum RangeKind {
+        /// System RAM in an online section.
+        RamOnline = 1,
+        /// System RAM in an offline section.
+        RamOffline = 2,
+        /// Device memory.
+        Device = 3,
+    }
 }
 
 /// One exported range (the C `smem_range`).

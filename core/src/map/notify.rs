@@ -2,23 +2,25 @@
 //! that may veto its GOING_* event (Linux `register_memory_notifier`).
 
 use crate::memory::block::BlockInfo;
+use crate::repr::u8_enum;
 
-/// A transition event, with the values of `SMEM_MEM_*`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum MemEvent {
-    /// An online is about to happen; a non-zero answer vetoes it.
-    GoingOnline = 1,
-    /// The block is online.
-    Online = 2,
-    /// A vetoed online is being cancelled.
-    CancelOnline = 3,
-    /// An offline is about to happen; a non-zero answer vetoes it.
-    GoingOffline = 4,
-    /// The block is offline.
-    Offline = 5,
-    /// A vetoed offline is being cancelled.
-    CancelOffline = 6,
+u8_enum! {
+    /// A transition event, with the values of `SMEM_MEM_*`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum MemEvent {
+        /// An online is about to happen; a non-zero answer vetoes it.
+        GoingOnline = 1,
+        /// The block is online.
+        Online = 2,
+        /// A vetoed online is being cancelled.
+        CancelOnline = 3,
+        /// An offline is about to happen; a non-zero answer vetoes it.
+        GoingOffline = 4,
+        /// The block is offline.
+        Offline = 5,
+        /// A vetoed offline is being cancelled.
+        CancelOffline = 6,
+    }
 }
 
 /// Receives transition events. Runs with no internal lock held: it may query the map

@@ -8,22 +8,24 @@ use crate::error::{Error, Result};
 use crate::map::SparseMap;
 use crate::memory::block::NID_NONE;
 use crate::memory::zone::Zone;
+use crate::repr::u8_enum;
 use crate::section::geometry::Geometry;
 use crate::section::{Section, SectionFlags, SubState};
 
 /// `SMEM_SUBSECTION_WORDS`: 64-bit words of a section's active and device masks.
 pub const SUBSECTION_WORDS: usize = MAX_SUBSECTIONS / 64;
 
-/// What a page is, page-granular (`SMEM_PFN_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum PfnKind {
-    /// Neither System RAM nor device memory.
-    Hole = 0,
-    /// System RAM.
-    Ram = 1,
-    /// Device memory (ZONE_DEVICE).
-    Device = 2,
+u8_enum! {
+    /// What a page is, page-granular (`SMEM_PFN_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum PfnKind {
+        /// Neither System RAM nor device memory.
+        Hole = 0,
+        /// System RAM.
+        Ram = 1,
+        /// Device memory (ZONE_DEVICE).
+        Device = 2,
+    }
 }
 
 /// Everything known about one pfn (the C `smem_pfn_info`).
