@@ -30,7 +30,7 @@ lint:
 	$(CARGO) clippy -p sparsemem --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-ffi --all-targets -- -D warnings
 	$(CARGO) clippy -p sparsemem-memmap --all-targets -- -D warnings
-	$(CARGO) clippy -p sparsemem-testkit --all-targets -- -D warnings
+	$(CARGO) clippy -p sparsemem-testkit --all-targets --all-features -- -D warnings
 	@# --all-targets builds the tests, whose dev-dependency turns `std` on: the no_std
 	@# library with its panic handler (what C links) is linted on its own.
 	$(CARGO) clippy -p sparsemem-ffi --lib -- -D warnings

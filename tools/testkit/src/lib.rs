@@ -6,9 +6,11 @@
 //! - [`dump`]: everything a query can see of a map, as text to compare;
 //! - [`model`]: the reference model and the differential driver that runs an operation
 //!   sequence on it and on sparsemem;
-//! - [`hostile`]: sessions of hostile calls into every C function of `sparsemem-ffi`.
+//! - `hostile` (feature `c-abi`): sessions of hostile calls into every C function of
+//!   `sparsemem-ffi`.
 
 pub mod dump;
+#[cfg(feature = "c-abi")]
 pub mod hostile;
 pub mod machines;
 pub mod model;
