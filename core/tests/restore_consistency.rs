@@ -16,13 +16,13 @@ const SECTION_REC: usize = 16 + 16;
 const BLOCK_REC: usize = 12;
 const SPAN_REC: usize = 32;
 
-/// CRC-32 (IEEE 802.3, reflected), as the format specifies.
-fn crc32(data: &[u8]) -> u32 {
+/// CRC-32C (Castagnoli, reflected), as the format specifies for version 2.
+fn crc32c(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for b in data {
         crc ^= u32::from(*b);
         for _ in 0..8 {
-            crc = (crc >> 1) ^ (0xedb8_8320 & (crc & 1).wrapping_neg());
+            crc = (crc >> 1) ^ (0x82f6_3b78 & (crc & 1).wrapping_neg());
         }
     }
     !crc
@@ -82,7 +82,7 @@ fn span_at(s: &[u8], l: &Layout, nid: u32, zone: u32) -> usize {
 /// Re-checksums an edited snapshot.
 fn reseal(s: &mut [u8]) {
     let n = s.len() - 4;
-    let crc = crc32(&s[..n]);
+    let crc = crc32c(&s[..n]);
     s[n..].copy_from_slice(&crc.to_le_bytes());
 }
 

@@ -8,7 +8,7 @@ use sparsemem_testkit::machines::{busy_machine, snapshot};
 use std::path::PathBuf;
 
 /// The format version this library writes (the u32 after the magic).
-const CURRENT: u32 = 1;
+const CURRENT: u32 = 2;
 
 fn fixture(version: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,19 +2,11 @@
 //! for live migration and crash recovery, and `restore`, which validates everything
 //! before it writes anything.
 //!
-//! Format (version 1), every integer little-endian:
-//!
-//! | field | bytes |
-//! |---|---|
-//! | magic `SMEMSNAP`, version (u32), total length (u64) | 20 |
-//! | page, sub-section, section shifts, max_phys_bits, movable_node, auto_online, phase, 0 (u8 each) | 8 |
-//! | block size, DMA end, DMA32 end (u64 each) | 24 |
-//! | counts of boot ranges, sections, blocks, zone spans (u32 each) | 16 |
-//! | boot ranges: start pfn, end pfn (u64), nid (i32) | 20 each |
-//! | present sections: nr (u64), flags (u32), device nid (i32, -1: none), 2-bit sub-section states, 4 per byte | 16 + ceil(n/4) each |
-//! | blocks: id (u64), record (u32) | 12 each |
-//! | non-empty zone spans: nid, zone (u32 each), start, end, present pages (u64 each) | 32 each |
-//! | CRC-32 (IEEE) of everything before it | 4 |
+//! The byte format (version 2; version 1 differs only in its checksum) is documented
+//! field by field in docs/snapshot-format.md: header, boot ranges, section records,
+//! block records, zone spans, then a CRC-32C of everything before it (`crc`).
+//! `consistency` holds the checks that make restore refuse a snapshot whose records
+//! disagree with each other.
 //!
 //! Everything is written in ascending order, so snapshot, restore, snapshot gives the
 //! same bytes. Time and space are proportional to the populated state.
@@ -29,34 +21,24 @@ use crate::memory::boot_ranges::BootRange;
 use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
 use crate::section::geometry::{AutoOnline, Config};
 use crate::section::table::{leaf_of, NR_LEAVES};
-use crate::section::{SectionFlags, SubState};
+use crate::section::SectionFlags;
 use crate::sync::order::Held;
 
 use crate::sync::Ordering;
 
 mod consistency;
+mod crc;
 use consistency::{Records, Snapshot};
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
-const VERSION: u32 = 1;
+/// The version written; every version from 1 up to it is read (docs/snapshot-format.md,
+/// "Versions"). Version 2 changed the checksum from CRC-32 to CRC-32C.
+const VERSION: u32 = 2;
 const HEADER: usize = 20 + 8 + 24 + 16;
 const BOOT_REC: usize = 20;
 const BLOCK_REC: usize = 12;
 const SPAN_REC: usize = 32;
 const CRC: usize = 4;
-
-/// CRC-32 (IEEE 802.3, reflected), bit by bit: snapshots are rare and small.
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for b in data {
-        crc ^= u32::from(*b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xedb8_8320 & mask);
-        }
-    }
-    !crc
-}
 
 /// Appends little-endian integers to a caller's buffer.
 struct Writer<'a> {
@@ -125,7 +107,7 @@ impl Reader<'_> {
 
 /// The header up to the record counts: magic, version, length, configuration, phase.
 fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8)> {
-    if r.slice(8)? != MAGIC || r.u32()? != VERSION || r.u64()? != len as u64 {
+    if r.slice(8)? != MAGIC || !(1..=VERSION).contains(&r.u32()?) || r.u64()? != len as u64 {
         return Err(Error::Inval);
     }
     let page_shift = r.u8()?;
@@ -156,11 +138,21 @@ fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8)> {
     Ok((cfg, phase))
 }
 
-/// `Inval` unless the last 4 bytes are the CRC-32 of the rest.
+/// `Inval` unless the last 4 bytes are the checksum of the rest: CRC-32C, or CRC-32
+/// in a version-1 snapshot.
 fn check_crc(buf: &[u8]) -> Result<()> {
     let body = buf.len().checked_sub(CRC).ok_or(Error::Inval)?;
     let (data, sum) = buf.split_at(body);
-    if crc32(data) != (Reader { buf: sum, pos: 0 }).u32()? {
+    let version = buf
+        .get(8..12)
+        .and_then(|v| v.try_into().ok())
+        .map(u32::from_le_bytes);
+    let crc = if version == Some(1) {
+        crc::crc32_ieee(data)
+    } else {
+        crc::crc32c(data)
+    };
+    if crc != (Reader { buf: sum, pos: 0 }).u32()? {
         return Err(Error::Inval);
     }
     Ok(())
@@ -172,6 +164,49 @@ fn check_crc(buf: &[u8]) -> Result<()> {
 pub fn snapshot_config(buf: &[u8]) -> Result<Config> {
     check_crc(buf)?;
     read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, _)| cfg)
+}
+
+/// What a section record's state bytes hold, read eight bytes (32 sub-sections) at a
+/// time: in each 2-bit state the low bit is set for RAM and device memory, the high
+/// bit for RAM with holes and device memory.
+struct StateBytes {
+    /// A non-zero state past the section's last sub-section.
+    padding: bool,
+    /// Any sub-section populated.
+    any: bool,
+    /// Device sub-sections.
+    devices: u32,
+    /// Any sub-section of boot RAM with holes.
+    partial: bool,
+}
+
+impl StateBytes {
+    fn of(states: &[u8], nsub: u32) -> Self {
+        const LOW: u64 = 0x5555_5555_5555_5555;
+        let mut s = StateBytes {
+            padding: false,
+            any: false,
+            devices: 0,
+            partial: false,
+        };
+        // Bits of the states that exist, counted from the start of the record.
+        let mut valid_bits = u64::from(nsub).saturating_mul(2);
+        for chunk in states.chunks(8) {
+            let mut b = [0u8; 8];
+            b.iter_mut().zip(chunk).for_each(|(d, v)| *d = *v);
+            let w = u64::from_le_bytes(b);
+            let mask = 1u64
+                .checked_shl(valid_bits as u32)
+                .map_or(u64::MAX, |m| m.wrapping_sub(1));
+            valid_bits = valid_bits.saturating_sub(64);
+            s.padding |= w & !mask != 0;
+            let (lo, hi) = (w & LOW, (w >> 1) & LOW);
+            s.any |= w != 0;
+            s.devices = s.devices.saturating_add((lo & hi).count_ones());
+            s.partial |= hi & !lo != 0;
+        }
+        s
+    }
 }
 
 /// The parts of a snapshot header that decide its layout.
@@ -253,7 +288,7 @@ impl SparseMap {
             self.copy_state(buf)?
         };
         let body = buf.get(..len).ok_or(Error::NoSpc)?;
-        let crc = crc32(body);
+        let crc = crc::crc32c(body);
         let mut w = Writer { buf, pos: len };
         w.u32(crc)?;
         Ok(w.pos)
@@ -447,15 +482,13 @@ impl SparseMap {
                 return Err(Error::Inval);
             }
             prev = Some(nr);
-            let state = |i: u32| -> u8 {
-                let byte = states.get((i / 4) as usize).copied().unwrap_or(0);
-                (byte >> ((i % 4).wrapping_mul(2))) & 3
-            };
-            let padding =
-                (nsub..(self.state_bytes() as u32).wrapping_mul(4)).any(|i| state(i) != 0);
-            let any = (0..nsub).any(|i| state(i) != 0);
-            let device = (0..nsub).any(|i| state(i) == SubState::Device as u8);
-            let partial = (0..nsub).any(|i| state(i) == SubState::RamPartial as u8);
+            let StateBytes {
+                padding,
+                any,
+                devices,
+                partial,
+            } = StateBytes::of(states, nsub);
+            let device = devices != 0;
             let nid_bad = if device {
                 !nid_ok(dev_nid)
             } else {
@@ -471,15 +504,9 @@ impl SparseMap {
             }
             if write {
                 let sec = self.table.get_or_assign(held, SectionNr(nr))?;
-                for i in 0..nsub {
-                    let st = SubState::from_u8(state(i)).unwrap_or(SubState::Absent);
-                    sec.fill(i, i, st);
-                }
+                sec.load_state_bytes(states);
                 sec.set_device_nid(device.then_some(dev_nid));
-                let devices = (0..nsub)
-                    .filter(|i| state(*i) == SubState::Device as u8)
-                    .count();
-                sec.count_devices(devices as u32, 0);
+                sec.count_devices(devices, 0);
                 sec.set_flags(flags);
             }
         }
