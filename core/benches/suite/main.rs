@@ -5,7 +5,8 @@
 //! Groups: lookups on a realistic 1 TiB machine (random and sequential pfns) and on a
 //! sparse 52-bit machine, against a flat one-load table, a BTreeMap, a binary search
 //! and vm-memory; hotplug bookkeeping; reader throughput under a churning writer;
-//! device writers on one thread against two; next_valid_pfn walks.
+//! device writers on one thread against two; next_valid_pfn walks; snapshot and
+//! restore against a memcpy.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -263,6 +264,32 @@ fn walk(c: &mut Criterion) {
     g.finish();
 }
 
+/// Snapshot and restore of the 1 TiB machine against a memcpy of the same bytes (the
+/// floor for any format that copies the state): the snapshot issue's <= 10x target.
+fn snapshots(c: &mut Criterion) {
+    let m = machines::one_tib_two_nodes();
+    let map = &*m.map;
+    let mut buf = vec![0u8; map.snapshot_bytes()];
+    let len = map.snapshot(&mut buf).unwrap();
+    let image = buf[..len].to_vec();
+    let target = SparseMap::new_boxed(&map.config()).unwrap();
+    target.restore(&image).unwrap();
+    let mut copy = vec![0u8; len];
+    let mut g = c.benchmark_group("snapshots");
+    g.throughput(Throughput::Bytes(len as u64));
+    g.bench_function("memcpy", |b| {
+        b.iter(|| copy.copy_from_slice(black_box(&image)))
+    });
+    g.bench_function("snapshot", |b| {
+        b.iter(|| map.snapshot(black_box(&mut buf)).unwrap())
+    });
+    g.bench_function("restore", |b| {
+        b.iter(|| target.restore(black_box(&image)).unwrap())
+    });
+    g.finish();
+    eprintln!("snapshots: {len} bytes");
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -273,7 +300,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = suite;
     config = config();
-    targets = lookups, hotplug, scaling, device_writers, walk
+    targets = lookups, hotplug, scaling, device_writers, walk, snapshots
 }
 
 fn main() {

@@ -459,6 +459,20 @@ impl Section {
         }
     }
 
+    /// Sets every state from bytes in the format of `copy_state_bytes` (restore, which
+    /// runs alone): one store per state word; words past the bytes are cleared.
+    pub(crate) fn load_state_bytes(&self, bytes: &[u8]) {
+        const W: usize = core::mem::size_of::<usize>();
+        let mut chunks = bytes.chunks(W);
+        for word in self.states.iter() {
+            let mut b = [0u8; W];
+            if let Some(chunk) = chunks.next() {
+                b.iter_mut().zip(chunk).for_each(|(d, v)| *d = *v);
+            }
+            word.store(usize::from_le_bytes(b), Ordering::Release);
+        }
+    }
+
     /// True when any sub-section in `first..=last` satisfies `pred`.
     pub(crate) fn any_in(&self, first: u32, last: u32, pred: impl Fn(SubState) -> bool) -> bool {
         let mut found = false;

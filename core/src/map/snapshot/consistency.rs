@@ -7,7 +7,7 @@
 //! (records are fixed-size and sorted, so lookups are binary searches; no heap).
 
 use crate::addr::{BlockId, Pfn, PfnRange, SectionNr};
-use crate::capacity::MAX_NODES;
+use crate::capacity::{MAX_NODES, MAX_SUBSECTIONS};
 use crate::error::{Error, Result};
 use crate::map::SparseMap;
 use crate::memory::block::{BlockFlags, BlockRecord, BlockState, NID_MIXED};
@@ -77,6 +77,23 @@ impl SectionRec<'_> {
     fn flags(&self) -> SectionFlags {
         SectionFlags::from_bits_truncate(u32_at(self.0, 8))
     }
+    /// Sub-sections of System RAM (state 1 or 2: exactly one of the two bits set),
+    /// counted eight state bytes at a time.
+    fn ram_subsections(&self) -> u32 {
+        const LOW: u64 = 0x5555_5555_5555_5555;
+        self.0
+            .get(16..)
+            .unwrap_or(&[])
+            .chunks(8)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.iter_mut().zip(c).for_each(|(d, v)| *d = *v);
+                let w = u64::from_le_bytes(b);
+                ((w ^ (w >> 1)) & LOW).count_ones()
+            })
+            .sum()
+    }
+
     fn state(&self, i: u32) -> SubState {
         let byte = self.0.get(16usize.wrapping_add((i / 4) as usize)).copied();
         SubState::from_u8((byte.unwrap_or(0) >> ((i % 4).wrapping_mul(2))) & 3)
@@ -90,13 +107,28 @@ impl Snapshot<'_> {
         self.boot_pieces(r).map(|(_, p)| p.pages()).sum()
     }
 
-    /// The parts of the boot ranges inside `r`, with their nid.
+    /// The parts of the boot ranges inside `r`, with their nid. The ranges are sorted
+    /// and disjoint, so their ends ascend too: a binary search finds the first one that
+    /// ends after `r` starts (early sections ask this for each of their sub-sections).
     fn boot_pieces(&self, r: PfnRange) -> impl Iterator<Item = (i32, PfnRange)> + '_ {
-        self.boot.iter().filter_map(move |b| {
-            let (start, end) = (Pfn(u64_at(b, 0)), Pfn(u64_at(b, 8)));
-            let piece = PfnRange::new(start.max(r.start), end.min(r.end));
-            (!piece.is_empty()).then_some((u32_at(b, 16) as i32, piece))
-        })
+        let end_of = |i: usize| self.boot.get(i).map_or(u64::MAX, |b| u64_at(b, 8));
+        let (mut lo, mut hi) = (0usize, self.boot.count);
+        while lo < hi {
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            if end_of(mid) <= r.start.0 {
+                lo = mid.wrapping_add(1);
+            } else {
+                hi = mid;
+            }
+        }
+        (lo..self.boot.count)
+            .map_while(move |i| self.boot.get(i))
+            .take_while(move |b| u64_at(b, 0) < r.end.0)
+            .filter_map(move |b| {
+                let (start, end) = (Pfn(u64_at(b, 0)), Pfn(u64_at(b, 8)));
+                let piece = PfnRange::new(start.max(r.start), end.min(r.end));
+                (!piece.is_empty()).then_some((u32_at(b, 16) as i32, piece))
+            })
     }
 
     fn block(&self, id: BlockId) -> Option<BlockRecord> {
@@ -127,7 +159,7 @@ impl SparseMap {
             let sec = SectionRec(raw);
             let f = sec.flags();
             let is_ram = |st: SubState| matches!(st, SubState::Ram | SubState::RamPartial);
-            let ram = (0..nsub).any(|i| is_ram(sec.state(i)));
+            let ram = sec.ram_subsections() != 0;
             let block = s.block(g.block_of_section(nr));
             let online_block = block.is_some_and(|b| b.state == BlockState::Online);
             let early_block = block.is_some_and(|b| b.flags.contains(BlockFlags::EARLY));
@@ -143,15 +175,20 @@ impl SparseMap {
                 continue;
             }
             // An early section's RAM is what the boot ranges say, sub-section by
-            // sub-section: all of it (Ram), part of it (RamPartial) or none.
-            let start = g.section_start(nr).ok_or(Error::Inval)?;
-            for (i, sub) in start
-                .range(g.pages_per_section())
-                .split_every(pps)
-                .enumerate()
-            {
-                let pages = s.boot_pages(sub);
-                let want = match pages {
+            // sub-section: all of it (Ram), part of it (RamPartial) or none. The boot
+            // pieces of the section, cut at sub-sections, give each one's pages.
+            let mut pages = [0u64; MAX_SUBSECTIONS];
+            let sec_range = g.section_range(nr).ok_or(Error::Inval)?;
+            for (_, piece) in s.boot_pieces(sec_range) {
+                for sub in piece.split_every(pps) {
+                    let i = g.subsection_index(sub.start) as usize;
+                    if let Some(p) = pages.get_mut(i) {
+                        *p = p.saturating_add(sub.pages());
+                    }
+                }
+            }
+            for (i, p) in pages.iter().take(nsub as usize).enumerate() {
+                let want = match *p {
                     0 => None,
                     p if p == pps => Some(SubState::Ram),
                     _ => Some(SubState::RamPartial),
@@ -188,10 +225,7 @@ impl SparseMap {
             let mut ram_subs = 0u64;
             for nr in first.0..=last.0 {
                 if let Some(sec) = s.sections.find(nr).map(SectionRec) {
-                    let n = (0..g.subsections_per_section())
-                        .filter(|i| matches!(sec.state(*i), SubState::Ram | SubState::RamPartial))
-                        .count();
-                    ram_subs = ram_subs.saturating_add(n as u64);
+                    ram_subs = ram_subs.saturating_add(u64::from(sec.ram_subsections()));
                 }
             }
             let early = rec.flags.contains(BlockFlags::EARLY);
