@@ -522,3 +522,50 @@ fn t41_selftest_online_all_offline_some_online_again() {
     }
     assert_eq!(map.stats().online_blocks, map.stats().blocks);
 }
+
+/// What a notifier sees of the zone span at each event is what Linux has done by then
+/// (docs/semantics.md, "Notifier-visible state is Linux's"): the span grows before
+/// GOING_ONLINE and shrinks back only after CANCEL_ONLINE; present pages rise after
+/// GOING_ONLINE; on offline they drop before OFFLINE and the span shrinks after it.
+#[test]
+fn notifiers_see_zone_spans_as_linux_has_them() {
+    let map = machine();
+    map.add_memory(0, sa(32), 128 * MIB, &()).unwrap();
+    let seen = Mutex::new(Vec::new());
+    let veto = Mutex::new(-16);
+    let n = |ev: MemEvent, _: &BlockInfo| {
+        seen.lock()
+            .unwrap()
+            .push((ev, span(&map, 0, Zone::Movable)));
+        match ev {
+            MemEvent::GoingOnline => *veto.lock().unwrap(),
+            _ => 0,
+        }
+    };
+    let block = Some((s(32), s(33), 0));
+    let online_block = Some((s(32), s(33), SEC));
+
+    assert_eq!(
+        map.online_block(BlockId(32), OnlineType::Movable, &n),
+        Err(Error::Busy)
+    );
+    assert_eq!(
+        seen.lock().unwrap().split_off(0),
+        [(MemEvent::GoingOnline, block), (MemEvent::CancelOnline, block)]
+    );
+    assert_eq!(span(&map, 0, Zone::Movable), None, "the cancel shrank it back");
+
+    *veto.lock().unwrap() = 0;
+    map.online_block(BlockId(32), OnlineType::Movable, &n).unwrap();
+    assert_eq!(
+        seen.lock().unwrap().split_off(0),
+        [(MemEvent::GoingOnline, block), (MemEvent::Online, online_block)]
+    );
+
+    map.offline_block(BlockId(32), &n).unwrap();
+    assert_eq!(
+        seen.lock().unwrap().split_off(0),
+        [(MemEvent::GoingOffline, online_block), (MemEvent::Offline, block)]
+    );
+    assert_eq!(span(&map, 0, Zone::Movable), None, "shrunk after OFFLINE");
+}

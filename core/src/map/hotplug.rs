@@ -249,34 +249,42 @@ impl SparseMap {
     /// mixed nodes, or a kernel zone that would not be single; a notifier veto.
     pub fn online_block(&self, id: BlockId, ty: OnlineType, n: &dyn Notifier) -> Result<()> {
         self.require(Phase::Running)?;
-        let zone = {
+        // The span grows before GOING_ONLINE, as Linux's move_pfn_range_to_zone does:
+        // a notifier sees it (docs/semantics.md, "Notifier-visible state is Linux's").
+        let (zone, nid, r) = {
             let mut top = Held::nothing();
-            let h = self.hotplug.lock(&mut top);
+            let mut h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
+            let r = self.block_pfns(id).ok_or(Error::NoEnt)?;
             self.change_state(h.proof(), id, BlockState::GoingOnline, None, true);
             self.transitions.fetch_add(1, Ordering::AcqRel);
-            zone
+            self.update_span(h.held(), rec.nid, zone, |s| s.grown(r.start, r.end));
+            (zone, rec.nid, r)
         };
         let veto = self.notify(n, MemEvent::GoingOnline, id);
         if veto != 0 {
             self.notify(n, MemEvent::CancelOnline, id);
             {
+                // Linux's cancel path removes the range from the zone again
+                // (remove_pfn_range_from_zone): the edges shrink back.
                 let mut top = Held::nothing();
-                let h = self.hotplug.lock(&mut top);
+                let mut h = self.hotplug.lock(&mut top);
                 self.change_state(h.proof(), id, BlockState::Offline, None, true);
+                self.shrink_span(h.held(), nid, zone, r);
             }
             self.end_transition(id);
             return Err(Error::from_veto(veto));
         }
         {
+            // Present pages rise after GOING_ONLINE, before ONLINE.
             let mut top = Held::nothing();
             let mut h = self.hotplug.lock(&mut top);
-            if let (Some(rec), Some(r)) = (self.block_record(id), self.block_pfns(id)) {
-                let pages = self.block_info(id).map_or(0, |i| i.present_pages);
-                self.grow_span(h.held(), rec.nid, zone, r, pages);
-                self.change_state(h.proof(), id, BlockState::Online, Some(zone), true);
-            }
+            let pages = self.block_info(id).map_or(0, |i| i.present_pages);
+            self.update_span(h.held(), nid, zone, |s| {
+                s.with_present(s.present_pages.saturating_add(pages))
+            });
+            self.change_state(h.proof(), id, BlockState::Online, Some(zone), true);
         }
         self.notify(n, MemEvent::Online, id);
         self.end_transition(id);
@@ -303,8 +311,9 @@ impl SparseMap {
             self.end_transition(id);
             return Err(Error::from_veto(veto));
         }
-        self.commit_offline(id);
+        let shrink = self.commit_offline(id);
         self.notify(n, MemEvent::Offline, id);
+        self.shrink_after_offline(shrink);
         self.end_transition(id);
         Ok(())
     }
@@ -321,17 +330,29 @@ impl SparseMap {
         self.change_state(h.proof(), id, BlockState::Online, None, true);
     }
 
-    /// Takes a block in GOING_OFFLINE to OFFLINE: sections lose ONLINE, the zone span
-    /// shrinks at its edges, the block forgets its zone.
-    fn commit_offline(&self, id: BlockId) {
+    /// Takes a block in GOING_OFFLINE to OFFLINE: sections lose ONLINE, the zone's
+    /// present pages drop, the block forgets its zone. Returns what the span shrink
+    /// needs, which comes after the OFFLINE event (`shrink_after_offline`), as Linux
+    /// calls remove_pfn_range_from_zone after MEM_OFFLINE.
+    fn commit_offline(&self, id: BlockId) -> Option<(i32, Zone, PfnRange)> {
         let mut top = Held::nothing();
         let mut h = self.hotplug.lock(&mut top);
-        let (Some(rec), Some(r)) = (self.block_record(id), self.block_pfns(id)) else {
-            return;
-        };
+        let (rec, r) = (self.block_record(id)?, self.block_pfns(id)?);
         let pages = self.block_info(id).map_or(0, |i| i.present_pages);
+        self.update_span(h.held(), rec.nid, rec.zone, |s| {
+            s.with_present(s.present_pages.saturating_sub(pages))
+        });
         self.change_state(h.proof(), id, BlockState::Offline, Some(Zone::None), true);
-        self.shrink_span(h.held(), rec.nid, rec.zone, r, pages);
+        Some((rec.nid, rec.zone, r))
+    }
+
+    /// The zone-span shrink of an offline, after its OFFLINE event.
+    fn shrink_after_offline(&self, shrink: Option<(i32, Zone, PfnRange)>) {
+        if let Some((nid, zone, r)) = shrink {
+            let mut top = Held::nothing();
+            let mut h = self.hotplug.lock(&mut top);
+            self.shrink_span(h.held(), nid, zone, r);
+        }
     }
 
     /// Offlines every online block of the range and removes it, all or nothing
@@ -401,8 +422,9 @@ impl SparseMap {
             return Err(Error::from_veto(v));
         }
         for id in self.block_ids(r).filter(going) {
-            self.commit_offline(id);
+            let shrink = self.commit_offline(id);
             self.notify(n, MemEvent::Offline, id);
+            self.shrink_after_offline(shrink);
         }
         let mut top = Held::nothing();
         let mut h = self.hotplug.lock(&mut top);
@@ -411,13 +433,18 @@ impl SparseMap {
         self.commit_remove(&mut h, r)
     }
 
-    /// Linux `resize_zone_range` plus present-page accounting.
-    fn grow_span(&self, held: &mut Held<Hotplug>, nid: i32, zone: Zone, r: PfnRange, pages: u64) {
+    /// Replaces the span of `zone` on `nid` with `f` of it (Linux's
+    /// `resize_zone_range` and present-page accounting).
+    fn update_span(
+        &self,
+        held: &mut Held<Hotplug>,
+        nid: i32,
+        zone: Zone,
+        f: impl FnOnce(ZoneSpan) -> ZoneSpan,
+    ) {
         let z = self.zones.lock.lock(held);
         if let Ok(span) = self.zones.get(nid, zone) {
-            let mut g = span.grown(r.start, r.end);
-            g.present_pages = g.present_pages.saturating_add(pages);
-            let _ = self.zones.set(z.proof(), nid, zone, g);
+            let _ = self.zones.set(z.proof(), nid, zone, f(span));
         }
     }
 
@@ -451,17 +478,14 @@ impl SparseMap {
 
     /// Linux `shrink_zone_span`: only an edge moves, to the nearest remaining online
     /// sub-section of the same zone and node; no such sub-section empties the span.
-    fn shrink_span(&self, held: &mut Held<Hotplug>, nid: i32, zone: Zone, r: PfnRange, pages: u64) {
+    fn shrink_span(&self, held: &mut Held<Hotplug>, nid: i32, zone: Zone, r: PfnRange) {
         let z = self.zones.lock.lock(held);
         let Ok(span) = self.zones.get(nid, zone) else {
             return;
         };
         let pps = self.geometry().pages_per_subsection();
         let same = |p: Pfn| self.online_zone_nid(p) == Some((zone, nid));
-        let mut new = ZoneSpan {
-            present_pages: span.present_pages.saturating_sub(pages),
-            ..span
-        };
+        let mut new = span;
         // Only an edge the block touches moves: to the next online sub-section of the
         // same zone and node inward from it, or nowhere (the span empties).
         let edge = if span.start == r.start {

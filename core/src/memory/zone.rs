@@ -151,6 +151,13 @@ impl ZoneSpan {
     pub const fn intersects(&self, start: Pfn, end: Pfn) -> bool {
         !self.is_empty() && self.start.0 < end.0 && start.0 < self.end.0
     }
+    /// The span with `pages` present pages.
+    pub const fn with_present(self, pages: u64) -> ZoneSpan {
+        ZoneSpan {
+            present_pages: pages,
+            ..self
+        }
+    }
     /// The span grown to cover `[start, end)` (Linux `resize_zone_range`).
     pub const fn grown(self, start: Pfn, end: Pfn) -> ZoneSpan {
         if self.is_empty() {
