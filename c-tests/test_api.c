@@ -232,6 +232,28 @@ static void test_device_memory(void **state) {
     free(m);
 }
 
+/* Device ranges of different nodes share a section; each pfn reports its own node. */
+static void test_device_nodes_share_a_section(void **state) {
+    (void)state;
+    smem_map *m = machine();
+    uint64_t s44 = 44 * 128 * MIB;
+    assert_int_equal(smem_add_device(m, 0, s44, 2 * MIB), SMEM_OK);
+    assert_int_equal(smem_add_device(m, 1, s44 + 2 * MIB, 4 * MIB), SMEM_OK);
+    assert_int_equal(smem_add_device(m, 2, s44 + 6 * MIB, 2 * MIB), SMEM_OK);
+    const int32_t want[] = {0, 1, 1, 2};
+    for (int i = 0; i < 4; i++) {
+        struct smem_pfn_info pi;
+        assert_int_equal(smem_pfn_info(m, (s44 + (uint64_t)i * 2 * MIB) >> 12, &pi), SMEM_OK);
+        assert_int_equal(pi.nid, want[i]);
+        assert_int_equal(pi.zone, SMEM_ZONE_DEVICE);
+    }
+    assert_int_equal(smem_remove_device(m, s44 + 2 * MIB, 4 * MIB), SMEM_OK);
+    struct smem_pfn_info pi;
+    assert_int_equal(smem_pfn_info(m, (s44 + 6 * MIB) >> 12, &pi), SMEM_OK);
+    assert_int_equal(pi.nid, 2);
+    free(m);
+}
+
 static int range_cb(void *ctx, const smem_range *r) {
     smem_range *out = ctx;
     int n = (int)out[0].size;
@@ -339,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_queries),
         cmocka_unit_test(test_memory_hotplug),
         cmocka_unit_test(test_device_memory),
+        cmocka_unit_test(test_device_nodes_share_a_section),
         cmocka_unit_test(test_ranges_and_snapshots),
         cmocka_unit_test(test_notifiers),
     };

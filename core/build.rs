@@ -29,6 +29,8 @@ const KNOBS: &[Knob] = &[
            doc: "NUMA nodes 0 .. this-1." },
     Knob { name: "SPARSEMEM_MAX_BOOT_RANGES", default: 1024, min: 1, max: 1 << 20, power_of_two: false,
            doc: "Firmware RAM ranges `boot_add_ram` accepts." },
+    Knob { name: "SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS", default: 64, min: 1, max: 1 << 16, power_of_two: false,
+           doc: "Sections holding device memory of two or more nodes at once (each keeps a node per sub-section)." },
 ];
 
 fn main() {

@@ -206,14 +206,18 @@ typedef struct smem_range smem_range;
 // Boot ranges smem_boot_add_ram accepts.
 #define SMEM_MAX_BOOT_RANGES 1024
 
+// Sections that may hold device memory of two or more nodes at once (each keeps a
+// node per sub-section); one more is SMEM_ENOMEM from smem_add_device.
+#define SMEM_MAX_SHARED_DEVICE_SECTIONS 64
+
 // sizeof(smem_map).
-#define SMEM_MAP_BYTES 3181688
+#define SMEM_MAP_BYTES 3198584
 
 // _Alignof(smem_map).
 #define SMEM_MAP_ALIGN 8
 
 // SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-#define SMEM_MAP_WORDS 397711
+#define SMEM_MAP_WORDS 399823
 
 // Configuration of a map (see `smem_init`).
 struct smem_config {

@@ -551,21 +551,35 @@ fn notifiers_see_zone_spans_as_linux_has_them() {
     );
     assert_eq!(
         seen.lock().unwrap().split_off(0),
-        [(MemEvent::GoingOnline, block), (MemEvent::CancelOnline, block)]
+        [
+            (MemEvent::GoingOnline, block),
+            (MemEvent::CancelOnline, block)
+        ]
     );
-    assert_eq!(span(&map, 0, Zone::Movable), None, "the cancel shrank it back");
+    assert_eq!(
+        span(&map, 0, Zone::Movable),
+        None,
+        "the cancel shrank it back"
+    );
 
     *veto.lock().unwrap() = 0;
-    map.online_block(BlockId(32), OnlineType::Movable, &n).unwrap();
+    map.online_block(BlockId(32), OnlineType::Movable, &n)
+        .unwrap();
     assert_eq!(
         seen.lock().unwrap().split_off(0),
-        [(MemEvent::GoingOnline, block), (MemEvent::Online, online_block)]
+        [
+            (MemEvent::GoingOnline, block),
+            (MemEvent::Online, online_block)
+        ]
     );
 
     map.offline_block(BlockId(32), &n).unwrap();
     assert_eq!(
         seen.lock().unwrap().split_off(0),
-        [(MemEvent::GoingOffline, online_block), (MemEvent::Offline, block)]
+        [
+            (MemEvent::GoingOffline, online_block),
+            (MemEvent::Offline, block)
+        ]
     );
     assert_eq!(span(&map, 0, Zone::Movable), None, "shrunk after OFFLINE");
 }

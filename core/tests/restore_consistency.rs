@@ -5,18 +5,21 @@
 //! independently of the library (offsets and the CRC are this file's own).
 
 use sparsemem::{Config, Error, SparseMap};
-use sparsemem_testkit::machines::{busy_machine, snapshot as snap};
+use sparsemem_testkit::machines::{shared_device_machine, snapshot as snap};
 
-/// Header: magic 8, version 4, length 8, 8 option bytes, 3 u64, 4 u32 counts.
-const HEADER: usize = 68;
+/// Header (version 3): magic 8, version 4, length 8, 8 option bytes, 3 u64, 5 u32
+/// counts.
+const HEADER: usize = 72;
 const COUNTS: usize = 52;
 const BOOT_REC: usize = 20;
 /// x86-64: 64 sub-sections, 2 bits each.
 const SECTION_REC: usize = 16 + 16;
 const BLOCK_REC: usize = 12;
 const SPAN_REC: usize = 32;
+/// Section number and a byte per sub-section.
+const SHARED_REC: usize = 8 + 64;
 
-/// CRC-32C (Castagnoli, reflected), as the format specifies for version 2.
+/// CRC-32C (Castagnoli, reflected), as the format specifies since version 2.
 fn crc32c(data: &[u8]) -> u32 {
     let mut crc = !0u32;
     for b in data {
@@ -42,6 +45,8 @@ struct Layout {
     blocks: usize,
     spans: usize,
     nspans: usize,
+    shared: usize,
+    nshared: usize,
 }
 
 fn layout(s: &[u8]) -> Layout {
@@ -49,11 +54,14 @@ fn layout(s: &[u8]) -> Layout {
     let sections = HEADER + count(0) * BOOT_REC;
     let blocks = sections + count(1) * SECTION_REC;
     let spans = blocks + count(2) * BLOCK_REC;
+    let shared = spans + count(3) * SPAN_REC;
     Layout {
         sections,
         blocks,
         spans,
         nspans: count(3),
+        shared,
+        nshared: count(4),
     }
 }
 
@@ -181,6 +189,30 @@ fn edits() -> Vec<Edit> {
             }),
         ),
         (
+            "a shared section's node where no device memory is",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                assert_eq!((l.nshared, s.len()), (1, l.shared + SHARED_REC + 4));
+                // 6 MiB of node 1 then 4 MiB of node 2 at 8 GiB: sub-section 5 is empty.
+                s[l.shared + 8 + 5] = 1 + 1;
+            }),
+        ),
+        (
+            "a device sub-section of a shared section without a node",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                s[l.shared + 8] = 0;
+            }),
+        ),
+        (
+            "a shared section whose section record names one node",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = section_at(s, &l, u64_at(s, l.shared)) + 12;
+                s[p..p + 4].copy_from_slice(&1i32.to_le_bytes());
+            }),
+        ),
+        (
             "a populated map in the boot phase",
             Box::new(|s: &mut Vec<u8>| {
                 // Option byte 6 (after magic, version, length) is the phase: BOOT.
@@ -192,7 +224,7 @@ fn edits() -> Vec<Edit> {
 
 #[test]
 fn checksum_valid_but_inconsistent_snapshots_are_refused_and_change_nothing() {
-    let good = snap(&busy_machine());
+    let good = snap(&shared_device_machine());
     // The good snapshot restores (so each edit below is what makes restore fail).
     let target = SparseMap::new_boxed(&Config::x86_64()).unwrap();
     target.restore(&good).unwrap();

@@ -148,12 +148,15 @@ pub const SMEM_SUBSECTION_WORDS: usize = 4;
 pub const SMEM_MAX_NODES: i32 = 64;
 /// Boot ranges smem_boot_add_ram accepts.
 pub const SMEM_MAX_BOOT_RANGES: usize = 1024;
+/// Sections that may hold device memory of two or more nodes at once (each keeps a
+/// node per sub-section); one more is SMEM_ENOMEM from smem_add_device.
+pub const SMEM_MAX_SHARED_DEVICE_SECTIONS: usize = 64;
 /// sizeof(smem_map).
-pub const SMEM_MAP_BYTES: usize = 3181688;
+pub const SMEM_MAP_BYTES: usize = 3198584;
 /// _Alignof(smem_map).
 pub const SMEM_MAP_ALIGN: usize = 8;
 /// SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-pub const SMEM_MAP_WORDS: usize = 397711;
+pub const SMEM_MAP_WORDS: usize = 399823;
 
 // ---- Ties to the core ---------------------------------------------------------------
 // Nothing below is `pub`: cbindgen writes only the literals above into the header.
@@ -329,5 +332,7 @@ const _: () = assert!(SMEM_SUBSECTION_WORDS == sparsemem::SUBSECTION_WORDS);
 const _: () = assert!(SMEM_MAX_SUBSECTIONS == sparsemem::capacity::MAX_SUBSECTIONS);
 const _: () = assert!(SMEM_MAX_NODES as usize == sparsemem::capacity::MAX_NODES);
 const _: () = assert!(SMEM_MAX_BOOT_RANGES == sparsemem::capacity::MAX_BOOT_RANGES);
+const _: () =
+    assert!(SMEM_MAX_SHARED_DEVICE_SECTIONS == sparsemem::capacity::MAX_SHARED_DEVICE_SECTIONS);
 const _: () = assert!(SMEM_MAX_SECTIONS == sparsemem::capacity::MAX_SECTIONS);
 const _: () = assert!(SMEM_MAX_SECTION_NR_BITS == sparsemem::capacity::MAX_SECTION_NR_BITS);

@@ -19,14 +19,13 @@ use crate::memory::block::nid_ok;
 use crate::memory::zone::Zone;
 use crate::section::geometry::{Geometry, SectionPiece};
 use crate::section::locked::LockedSections;
-use crate::section::{Section, SectionFlags, SubState, SUBS_PER_WORD};
+use crate::section::{DeviceNid, Section, SectionFlags, SubState, Word, SUBS_PER_WORD};
 use crate::sync::order::Held;
 
 impl SparseMap {
     /// The first error an add of device memory over this section chunk meets:
-    /// `NxIo` over System RAM, then `Exist` over device memory, then `Inval` for
-    /// device memory of another node in the section.
-    fn device_conflict(sec: &Section, c: &SectionPiece, nid: i32) -> Option<Error> {
+    /// `NxIo` over System RAM, then `Exist` over device memory.
+    fn device_conflict(sec: &Section, c: &SectionPiece) -> Option<Error> {
         let f = sec.flags();
         if !f.contains(SectionFlags::PRESENT) {
             return None;
@@ -39,21 +38,18 @@ impl SparseMap {
         if sec.any_in(c.first, c.last, |s| s == SubState::Device) {
             return Some(Error::Exist);
         }
-        if sec.device_nid().is_some_and(|n| n != nid) {
-            return Some(Error::Inval);
-        }
         None
     }
 
-    /// The first error of the documented precedence (NxIo, Exist, Inval) that adding
-    /// device memory `r` on `nid` meets anywhere in the range.
-    fn range_conflict(&self, g: &Geometry, r: PfnRange, nid: i32) -> Result<()> {
+    /// The first error of the documented precedence (NxIo, then Exist) that adding
+    /// device memory `r` meets anywhere in the range.
+    fn range_conflict(&self, g: &Geometry, r: PfnRange) -> Result<()> {
         let mut worst: Option<Error> = None;
         for c in g.section_pieces(r) {
             let Some(e) = self
                 .table
                 .get(c.nr)
-                .and_then(|sec| Self::device_conflict(sec, &c, nid))
+                .and_then(|sec| Self::device_conflict(sec, &c))
             else {
                 continue;
             };
@@ -67,6 +63,62 @@ impl SparseMap {
             }
         }
         worst.map_or(Ok(()), Err)
+    }
+
+    /// The nid of the device sub-section `idx` of `sec`, whose flag word `w` was loaded
+    /// after the state: from the word, or for a shared section from its entry. `None`
+    /// when the section no longer says whose it is (its device memory was removed).
+    pub(crate) fn device_nid_at(&self, sec: &Section, w: Word, idx: u32) -> Option<i32> {
+        match w.device_nid() {
+            DeviceNid::None => None,
+            DeviceNid::One(n) => Some(n),
+            DeviceNid::Shared => self.shared_nids.find(sec)?.nid(idx),
+        }
+    }
+
+    /// Claims a shared-nid entry for every section of `r` that holds another node's
+    /// device memory and has none yet; on `NoMem` frees the entries it claimed (no
+    /// section says "shared" because of them yet). The caller holds the sections.
+    fn claim_shared(&self, g: &Geometry, r: PfnRange, nid: i32) -> Result<()> {
+        let needs = |c: &SectionPiece| {
+            self.table
+                .get(c.nr)
+                .filter(|sec| matches!(sec.device_nid(), DeviceNid::One(n) if n != nid))
+        };
+        for c in g.section_pieces(r) {
+            let Some(sec) = needs(&c) else { continue };
+            if let Err(e) = self.shared_nids.claim(sec) {
+                for done in g.section_pieces(r).take_while(|d| d.nr != c.nr) {
+                    if let Some(sec) = needs(&done) {
+                        self.shared_nids.release(sec);
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `nid` as the node of the sub-sections of `c` before they become
+    /// Device: in the flag word while the section's device memory is one node's, else
+    /// in its shared-nid entry (claimed by `claim_shared`), which first receives the
+    /// nid of the device memory already there.
+    fn record_device_nid(&self, sec: &Section, c: &SectionPiece, nid: i32) {
+        let shared = match sec.device_nid() {
+            DeviceNid::None => {
+                sec.set_device_nid(DeviceNid::One(nid));
+                return;
+            }
+            DeviceNid::One(n) if n == nid => return,
+            DeviceNid::One(_) | DeviceNid::Shared => self.shared_nids.find(sec),
+        };
+        let Some(entry) = shared else { return };
+        if let DeviceNid::One(old) = sec.device_nid() {
+            let top = self.geometry().subsections_per_section().saturating_sub(1);
+            sec.for_each_device(0, top, |i| entry.set(i, i, old));
+            sec.set_device_nid(DeviceNid::Shared);
+        }
+        entry.set(c.first, c.last, nid);
     }
 
     /// The section and the sub-section indices of a range inside one state word of
@@ -103,7 +155,7 @@ impl SparseMap {
         let mut want = SectionFlags::PRESENT | SectionFlags::VALID;
         want.set(SectionFlags::TAINT_DEVICE, inside);
         let done = w.flags().contains(want)
-            && w.device_nid() == Some(nid)
+            && w.device_nid() == DeviceNid::One(nid)
             && sec
                 .swap_states(a, b, SubState::Absent, SubState::Device)
                 .is_ok();
@@ -139,9 +191,10 @@ impl SparseMap {
     /// starts or ends inside it; an early section stays early. Never creates blocks.
     /// Errors: `Inval` before boot finished, for size 0, a wrap, misalignment to the
     /// sub-section size or an invalid nid; `TooBig` beyond `max_phys_bits`; `NxIo` over
-    /// System RAM; `Exist` over device memory; `Inval` for device memory of another
-    /// node in one of the sections; `NoMem` when the table is full. On error nothing
-    /// changed.
+    /// System RAM; `Exist` over device memory; `NoMem` when the table is full or the
+    /// range would make one more section shared by several nodes' device memory while
+    /// the pool of such sections is full. Other nodes' device memory may share its
+    /// sections. On error nothing changed.
     pub fn add_device(&self, nid: i32, start: u64, size: u64) -> Result<()> {
         self.require(Phase::Running)?;
         let g = self.geometry();
@@ -151,7 +204,7 @@ impl SparseMap {
         let r = g.aligned_range(start, size, g.subsection_size())?;
         let (first, last) = g.section_bounds(r);
         // Cheap pre-check without locks, so that a conflicting add never takes leaves.
-        self.range_conflict(&g, r, nid)?;
+        self.range_conflict(&g, r)?;
         for _ in first.0..=last.0 {
             self.fault_step()?;
         }
@@ -163,7 +216,10 @@ impl SparseMap {
         let mut locked =
             LockedSections::lock(&self.table, &mut held, first, last).ok_or(Error::NoMem)?;
         // The authoritative check, under the locks.
-        self.range_conflict(&g, r, nid)?;
+        self.range_conflict(&g, r)?;
+        // The last fallible step: a shared-nid entry for each section that gets a
+        // second node's device memory (at most the range's first and last section).
+        self.claim_shared(&g, r, nid)?;
         let pps = g.pages_per_section();
         let (starts_inside, ends_inside) = (!r.start.is_aligned(pps), !r.end.is_aligned(pps));
         for c in g.section_pieces(r) {
@@ -172,7 +228,7 @@ impl SparseMap {
             };
             // The nid first: a reader that sees a new Device state and then loads the
             // flag word finds the nid (see `query::pfn_info`).
-            sec.set_device_nid(Some(nid));
+            self.record_device_nid(sec, &c, nid);
             sec.fill(c.first, c.last, SubState::Device);
             sec.count_devices(c.subsections(), 0);
             let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
@@ -244,11 +300,13 @@ impl SparseMap {
                 // block's view stays: the section may lie inside a block.
                 sec.clear_present();
                 sec.fill(c.first, c.last, SubState::Absent);
+                self.shared_nids.release(sec);
             } else {
                 sec.fill(c.first, c.last, SubState::Absent);
                 // The nid after the states: it stays while any Device state remains.
                 if !sec.any_in(0, top, |st| st == SubState::Device) {
-                    sec.set_device_nid(None);
+                    sec.set_device_nid(DeviceNid::None);
+                    self.shared_nids.release(sec);
                 }
             }
         }

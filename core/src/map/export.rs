@@ -6,6 +6,7 @@ use core::ops::ControlFlow;
 
 use crate::addr::{Pfn, PhysAddr};
 use crate::map::SparseMap;
+use crate::memory::block::NID_NONE;
 use crate::repr::u8_enum;
 use crate::section::{Section, SectionFlags, SubState};
 
@@ -123,25 +124,30 @@ impl SparseMap {
         };
         let block_nid = self
             .block_record(g.block_of(start))
-            .map_or(crate::memory::block::NID_NONE, |r| r.nid);
+            .map_or(NID_NONE, |r| r.nid);
         let n = g.subsections_per_section();
+        let word = sec.word();
+        // A run is sub-sections of one state and, for device memory, one node.
+        let key = |i: u32| {
+            let state = sec.state(i);
+            let nid = match state {
+                SubState::Device => self.device_nid_at(sec, word, i).unwrap_or(NID_NONE),
+                _ => NID_NONE,
+            };
+            (state, nid)
+        };
         let mut i = 0u32;
         while i < n {
-            let state = sec.state(i);
+            let (state, dev_nid) = key(i);
             let mut j = i.wrapping_add(1);
-            while j < n && sec.state(j) == state {
+            while j < n && key(j) == (state, dev_nid) {
                 j = j.wrapping_add(1);
             }
             let a = start.0.wrapping_add(u64::from(i).wrapping_mul(pps));
             let b = start.0.wrapping_add(u64::from(j).wrapping_mul(pps));
             match state {
                 SubState::Absent => {}
-                SubState::Device => m.push(
-                    a,
-                    b,
-                    sec.device_nid().unwrap_or(crate::memory::block::NID_NONE),
-                    RangeKind::Device,
-                )?,
+                SubState::Device => m.push(a, b, dev_nid, RangeKind::Device)?,
                 SubState::Ram | SubState::RamPartial if f.contains(SectionFlags::EARLY) => {
                     let mut r = ControlFlow::Continue(());
                     self.boot.for_each_in(Pfn(a), Pfn(b), |piece| {

@@ -21,6 +21,7 @@ use crate::memory::spans::Zones;
 use crate::memory::zone::{Zone, ZoneSpan};
 use crate::repr::u8_enum;
 use crate::section::geometry::{AutoOnline, Config, Geometry};
+use crate::section::shared_nids::SharedNids;
 use crate::section::table::Table;
 use crate::sync::order::{Hotplug, OrderedLock};
 
@@ -77,6 +78,8 @@ pub struct SparseMap {
     pub(crate) table: Table,
     pub(crate) boot: BootRanges,
     pub(crate) zones: Zones,
+    /// Per-sub-section nids of the sections that hold several nodes' device memory.
+    pub(crate) shared_nids: SharedNids,
     /// Blocks currently between their GOING_* event and their last event. Changed
     /// (AcqRel) and read by `snapshot` (Acquire) under the hotplug lock, which is what
     /// orders it; `transitions_in_progress` reads it lock-free as a hint.
@@ -111,6 +114,7 @@ impl SparseMap {
                 table: Table::new(),
                 boot: BootRanges::new(),
                 zones: Zones::new(),
+                shared_nids: SharedNids::new(),
                 hotplug: OrderedLock::new(),
                 fault_countdown: AtomicUsize::new(0),
             }
@@ -168,6 +172,7 @@ impl SparseMap {
         self.table.reset();
         self.boot.reset();
         self.zones.reset();
+        self.shared_nids.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
         let opts = u32::from(g.block_shift)

@@ -152,9 +152,10 @@ impl SparseMap {
     pub fn pfn_info(&self, pfn: Pfn) -> Result<PfnInfo> {
         let g = self.geometry();
         let (_, sec) = self.pfn_section(pfn).ok_or(Error::NoEnt)?;
+        let idx = g.subsection_index(pfn);
         let w1 = sec.word();
         let state = if w1.flags().contains(SectionFlags::VALID) {
-            sec.state(g.subsection_index(pfn))
+            sec.state(idx)
         } else {
             SubState::Absent
         };
@@ -164,7 +165,11 @@ impl SparseMap {
         {
             return Err(Error::NoEnt);
         }
-        let (w, state) = match (state, w2.device_nid()) {
+        let device_nid = match state {
+            SubState::Device => self.device_nid_at(sec, w2, idx),
+            _ => None,
+        };
+        let (w, state) = match (state, device_nid) {
             (SubState::Device, None) => (w2, SubState::Absent),
             _ => (w1, state),
         };
@@ -183,7 +188,7 @@ impl SparseMap {
         let block = w.block();
         let nid = match (block, kind) {
             (Some(b), _) => b.nid,
-            (None, PfnKind::Device) => w2.device_nid().unwrap_or(NID_NONE),
+            (None, PfnKind::Device) => device_nid.unwrap_or(NID_NONE),
             (None, _) => NID_NONE,
         };
         let zone = if online {

@@ -22,6 +22,7 @@
 
 pub mod geometry;
 pub(crate) mod locked;
+pub(crate) mod shared_nids;
 pub(crate) mod table;
 
 use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
@@ -121,6 +122,22 @@ impl BlockView {
     }
 }
 
+/// Whose device memory a section holds, as its flag word says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeviceNid {
+    /// No device memory.
+    None,
+    /// Device memory of this node only.
+    One(i32),
+    /// Device memory of several nodes: their nids are per sub-section in the map's
+    /// `shared_nids` pool (`shared_nids.rs`).
+    Shared,
+}
+
+/// The device-nid field's value for `DeviceNid::Shared` (nids are 0..=253 and stored
+/// plus one).
+const DEV_SHARED: usize = 0xff;
+
 /// One load of a section's flag word, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Word(usize);
@@ -130,10 +147,13 @@ impl Word {
     pub(crate) fn flags(self) -> SectionFlags {
         SectionFlags::from_bits_truncate((self.0 & PUBLIC_MASK) as u32)
     }
-    /// The nid of the section's device memory, if it has any.
-    pub(crate) fn device_nid(self) -> Option<i32> {
-        let v = (self.0 & DEV_NID_MASK) >> DEV_NID_SHIFT;
-        (v as i32).checked_sub(1).filter(|n| *n >= 0)
+    /// Whose device memory the section holds.
+    pub(crate) fn device_nid(self) -> DeviceNid {
+        match (self.0 & DEV_NID_MASK) >> DEV_NID_SHIFT {
+            0 => DeviceNid::None,
+            DEV_SHARED => DeviceNid::Shared,
+            v => DeviceNid::One((v as i32).wrapping_sub(1)),
+        }
     }
     /// The view of the block holding the section, if one does.
     pub(crate) fn block(self) -> Option<BlockView> {
@@ -221,7 +241,7 @@ impl Section {
     }
 
     /// The nid of the section's device memory, if it has any.
-    pub(crate) fn device_nid(&self) -> Option<i32> {
+    pub(crate) fn device_nid(&self) -> DeviceNid {
         self.word().device_nid()
     }
 
@@ -377,12 +397,15 @@ impl Section {
         self.flags.fetch_and(0, Ordering::Release);
     }
 
-    /// Records the nid of the section's device memory (`None`: no device memory).
-    /// Callers hold the section exclusively, which is what orders nid changes against
-    /// each other; the compare-and-swap keeps the flags that block transitions change
-    /// meanwhile.
-    pub(crate) fn set_device_nid(&self, nid: Option<i32>) {
-        let enc = nid.map_or(0, |n| (n as usize).wrapping_add(1) & 0xff);
+    /// Records whose device memory the section holds. Callers hold the section
+    /// exclusively, which is what orders these changes against each other; the
+    /// compare-and-swap keeps the flags that block transitions change meanwhile.
+    pub(crate) fn set_device_nid(&self, nid: DeviceNid) {
+        let enc = match nid {
+            DeviceNid::None => 0,
+            DeviceNid::One(n) => (n as usize).wrapping_add(1) & 0xff,
+            DeviceNid::Shared => DEV_SHARED,
+        };
         // Only an exclusive holder changes the nid, so an equal nid stays equal: skip
         // the store (and its cache-line transfer).
         if self.flags.load(Ordering::Relaxed) & DEV_NID_MASK == enc << DEV_NID_SHIFT {
@@ -482,6 +505,15 @@ impl Section {
 
     /// Calls `f(index, state)` for sub-sections `first..=last`, loading each state word
     /// once (so a scan of a section is a handful of loads, not one per sub-section).
+    /// Calls `f(index)` for each Device sub-section in `first..=last`.
+    pub(crate) fn for_each_device(&self, first: u32, last: u32, mut f: impl FnMut(u32)) {
+        self.for_each_state(first, last, |i, st| {
+            if st == SubState::Device {
+                f(i);
+            }
+        });
+    }
+
     fn for_each_state(&self, first: u32, last: u32, mut f: impl FnMut(u32, SubState)) {
         let mut i = first;
         while i <= last {

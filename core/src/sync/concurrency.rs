@@ -42,6 +42,7 @@
 //! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
 //! | block record (`Section::block`) | block transitions, under the hotplug lock | Release; Acquire |
 //! | device nid (in the flag word) | device ops, under the section lock (compare-and-swap keeps the lock bit and what lock-free writers change) | stored before the Device states it names, cleared after the last of them |
+//! | shared-section nids (`section/shared_nids.rs`) | device ops, under the section lock | owner claimed before the flag word says "shared", each sub-section's nid (Release) before its Device state; released after the word stops saying "shared"; loads Acquire |
 //! | zone span cells | under the zones lock | `set` stores start, end, present with Release; `covers` loads end before start |
 //! | boot ranges, zone limits (`Published64`) | the boot phase, `init`, `restore` | written before publication (phase word, section flags, both Release); read Relaxed after those Acquire loads |
 //! | `phase` | `init`, `boot_finish`, `restore` | Release; Acquire |
@@ -82,7 +83,9 @@
 //! `TAINT_DEVICE` flag one step behind the pfn's state (flags and states are two
 //! words); and its device nid, for device memory of a section whose last device range
 //! was removed and another node's added between the reader's two loads of the word, is
-//! the later range's (device nids are per section until sub-section nids arrive).
+//! the later range's (a section whose device memory is one node's keeps that node in its
+//! flag word; only sections shared by several nodes at once keep a node per
+//! sub-section, whose answers are always the state's own or a later one).
 //! Multi-field results (`section_info`, `block_info`, `stats`, `zone_span`, walks) may
 //! mix fields of before and after, as docs/semantics.md, "Concurrency", allows. On targets without 64-bit
 //! atomics, the queries that read zone spans (`zone_span`, `block_info`, `valid_zones`,

@@ -56,6 +56,14 @@ pub fn busy_machine() -> Box<SparseMap> {
     map
 }
 
+/// [`busy_machine`] with a section shared by two nodes' device memory: 4 MiB of node
+/// 2's beside node 1's 6 MiB at 8 GiB (snapshot version 3 and later).
+pub fn shared_device_machine() -> Box<SparseMap> {
+    let map = busy_machine();
+    map.add_device(2, 8 * GIB + 6 * MIB, 4 * MIB).unwrap();
+    map
+}
+
 /// The bytes of a snapshot of `map`.
 pub fn snapshot(map: &SparseMap) -> Vec<u8> {
     let mut buf = vec![0u8; map.snapshot_bytes()];

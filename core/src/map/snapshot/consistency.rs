@@ -10,7 +10,7 @@ use crate::addr::{BlockId, Pfn, PfnRange, SectionNr};
 use crate::capacity::{MAX_NODES, MAX_SUBSECTIONS};
 use crate::error::{Error, Result};
 use crate::map::SparseMap;
-use crate::memory::block::{BlockFlags, BlockRecord, BlockState, NID_MIXED};
+use crate::memory::block::{nid_ok, BlockFlags, BlockRecord, BlockState, NID_MIXED};
 use crate::memory::zone::{Zone, NR_ZONES};
 use crate::section::{SectionFlags, SubState};
 
@@ -68,6 +68,9 @@ pub(super) struct Snapshot<'a> {
     pub(super) sections: Records<'a>,
     pub(super) blocks: Records<'a>,
     pub(super) spans: Records<'a>,
+    pub(super) shared: Records<'a>,
+    /// Sub-sections per section.
+    pub(super) nsub: u32,
 }
 
 /// One section record: flags and sub-section states.
@@ -146,7 +149,31 @@ impl SparseMap {
             return Err(Error::Inval);
         }
         self.check_sections(s)?;
+        self.check_shared(s)?;
         self.check_blocks_and_spans(s)
+    }
+
+    /// Each shared device section's nids: its section record says "shared", and a
+    /// sub-section has a valid nid exactly when it is device memory.
+    fn check_shared(&self, s: &Snapshot<'_>) -> Result<()> {
+        let mut prev: Option<u64> = None;
+        for raw in s.shared.iter() {
+            let nr = u64_at(raw, 0);
+            let sec = s.sections.find(nr).map(SectionRec).ok_or(Error::Inval)?;
+            if prev.is_some_and(|p| nr <= p) || u32_at(sec.0, 12) as i32 != super::SHARED_NID {
+                return Err(Error::Inval);
+            }
+            prev = Some(nr);
+            let nids = raw.get(8..).unwrap_or(&[]);
+            for (i, v) in (0..s.nsub).zip(nids) {
+                let nid = i32::from(*v).checked_sub(1);
+                let device = sec.state(i) == SubState::Device;
+                if device != nid.is_some_and(nid_ok) || (!device && *v != 0) {
+                    return Err(Error::Inval);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Each section against its block and, for early sections, the boot ranges.

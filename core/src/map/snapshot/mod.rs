@@ -12,7 +12,7 @@
 //! same bytes. Time and space are proportional to the populated state.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES};
+use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES, MAX_SHARED_DEVICE_SECTIONS};
 use crate::error::{Error, Result};
 use crate::map::{Phase, SparseMap};
 use crate::memory::block::nid_ok;
@@ -21,7 +21,7 @@ use crate::memory::boot_ranges::BootRange;
 use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
 use crate::section::geometry::{AutoOnline, Config};
 use crate::section::table::{leaf_of, NR_LEAVES};
-use crate::section::SectionFlags;
+use crate::section::{DeviceNid, SectionFlags, SubState};
 use crate::sync::order::Held;
 
 use crate::sync::Ordering;
@@ -32,9 +32,22 @@ use consistency::{Records, Snapshot};
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
 /// The version written; every version from 1 up to it is read (docs/snapshot-format.md,
-/// "Versions"). Version 2 changed the checksum from CRC-32 to CRC-32C.
-const VERSION: u32 = 2;
-const HEADER: usize = 20 + 8 + 24 + 16;
+/// "Versions"). Version 2 changed the checksum from CRC-32 to CRC-32C; version 3 added
+/// the shared device sections (a fifth count and their records).
+const VERSION: u32 = 3;
+/// Header bytes of a version-3 snapshot (five counts); versions 1 and 2 have four.
+const HEADER: usize = 20 + 8 + 24 + 20;
+/// A section record's device nid when its device memory is several nodes'.
+const SHARED_NID: i32 = -2;
+
+/// Header bytes of a snapshot of `version`.
+const fn header_len(version: u32) -> usize {
+    if version >= 3 {
+        HEADER
+    } else {
+        HEADER.wrapping_sub(4)
+    }
+}
 const BOOT_REC: usize = 20;
 const BLOCK_REC: usize = 12;
 const SPAN_REC: usize = 32;
@@ -106,8 +119,12 @@ impl Reader<'_> {
 }
 
 /// The header up to the record counts: magic, version, length, configuration, phase.
-fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8)> {
-    if r.slice(8)? != MAGIC || !(1..=VERSION).contains(&r.u32()?) || r.u64()? != len as u64 {
+fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32)> {
+    if r.slice(8)? != MAGIC {
+        return Err(Error::Inval);
+    }
+    let version = r.u32()?;
+    if !(1..=VERSION).contains(&version) || r.u64()? != len as u64 {
         return Err(Error::Inval);
     }
     let page_shift = r.u8()?;
@@ -135,7 +152,7 @@ fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8)> {
         zone_dma_end: r.u64()?,
         zone_dma32_end: r.u64()?,
     };
-    Ok((cfg, phase))
+    Ok((cfg, phase, version))
 }
 
 /// `Inval` unless the last 4 bytes are the checksum of the rest: CRC-32C, or CRC-32
@@ -163,7 +180,7 @@ fn check_crc(buf: &[u8]) -> Result<()> {
 /// checksum; `Inval` otherwise. The records are checked only by `restore`.
 pub fn snapshot_config(buf: &[u8]) -> Result<Config> {
     check_crc(buf)?;
-    read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, _)| cfg)
+    read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, _, _)| cfg)
 }
 
 /// What a section record's state bytes hold, read eight bytes (32 sub-sections) at a
@@ -213,10 +230,12 @@ impl StateBytes {
 struct Header {
     cfg: Config,
     phase: u8,
+    version: u32,
     boot: usize,
     sections: usize,
     blocks: usize,
     spans: usize,
+    shared: usize,
 }
 
 impl SparseMap {
@@ -227,6 +246,23 @@ impl SparseMap {
 
     fn section_rec(&self) -> usize {
         16usize.wrapping_add(self.state_bytes())
+    }
+
+    /// A shared device section's record: its number and a byte per sub-section.
+    fn shared_rec(&self) -> usize {
+        8usize.wrapping_add(self.geometry().subsections_per_section() as usize)
+    }
+
+    /// Present sections whose device memory is several nodes'.
+    fn shared_sections(&self) -> usize {
+        let mut n = 0usize;
+        self.table.for_each(|_, s| {
+            let w = s.word();
+            if w.flags().contains(SectionFlags::PRESENT) && w.device_nid() == DeviceNid::Shared {
+                n = n.wrapping_add(1);
+            }
+        });
+        n
     }
 
     /// Present sections, blocks, non-empty zone spans.
@@ -263,6 +299,7 @@ impl SparseMap {
             .saturating_add(secs.saturating_mul(self.section_rec()))
             .saturating_add(blocks.saturating_mul(BLOCK_REC))
             .saturating_add(spans.saturating_mul(SPAN_REC))
+            .saturating_add(self.shared_sections().saturating_mul(self.shared_rec()))
             .saturating_add(CRC)
     }
 
@@ -298,17 +335,19 @@ impl SparseMap {
     /// every lock. Returns the bytes written.
     fn copy_state(&self, buf: &mut [u8]) -> Result<usize> {
         let (secs, blocks, spans) = self.populated();
+        let shared = self.shared_sections();
         let total = HEADER
             .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
             .saturating_add(secs.saturating_mul(self.section_rec()))
             .saturating_add(blocks.saturating_mul(BLOCK_REC))
             .saturating_add(spans.saturating_mul(SPAN_REC))
+            .saturating_add(shared.saturating_mul(self.shared_rec()))
             .saturating_add(CRC);
         if buf.len() < total {
             return Err(Error::NoSpc);
         }
         let mut w = Writer { buf, pos: 0 };
-        self.write_body(&mut w, total, (secs, blocks, spans))?;
+        self.write_body(&mut w, total, [secs, blocks, spans, shared])?;
         Ok(w.pos)
     }
 
@@ -316,7 +355,7 @@ impl SparseMap {
         &self,
         w: &mut Writer<'_>,
         total: usize,
-        (secs, blocks, spans): (usize, usize, usize),
+        [secs, blocks, spans, shared]: [usize; 4],
     ) -> Result<()> {
         let cfg = self.config();
         let g = self.geometry();
@@ -338,7 +377,7 @@ impl SparseMap {
         w.u64(cfg.block_size)?;
         w.u64(cfg.zone_dma_end)?;
         w.u64(cfg.zone_dma32_end)?;
-        for n in [self.boot.len(), secs, blocks, spans] {
+        for n in [self.boot.len(), secs, blocks, spans, shared] {
             w.u32(u32::try_from(n).map_err(|_| Error::NoSpc)?)?;
         }
         for r in self.boot.iter() {
@@ -357,7 +396,11 @@ impl SparseMap {
             res = (|| {
                 w.u64(nr.0)?;
                 w.u32(f.bits())?;
-                w.i32(word.device_nid().unwrap_or(-1))?;
+                w.i32(match word.device_nid() {
+                    DeviceNid::None => -1,
+                    DeviceNid::One(n) => n,
+                    DeviceNid::Shared => SHARED_NID,
+                })?;
                 let out = w
                     .buf
                     .get_mut(w.pos..w.pos.wrapping_add(state_bytes))
@@ -387,31 +430,56 @@ impl SparseMap {
             w.u64(s.end.0)?;
             w.u64(s.present_pages)?;
         }
-        Ok(())
+        let nsub = g.subsections_per_section();
+        self.table.for_each(|nr, s| {
+            let word = s.word();
+            if res.is_err()
+                || !word.flags().contains(SectionFlags::PRESENT)
+                || word.device_nid() != DeviceNid::Shared
+            {
+                return;
+            }
+            let entry = self.shared_nids.find(s);
+            res = (|| {
+                w.u64(nr.0)?;
+                for i in 0..nsub {
+                    // A removed sub-section's byte is left behind: only Device counts.
+                    let device = s.state(i) == SubState::Device;
+                    let nid = entry.filter(|_| device).and_then(|e| e.nid(i));
+                    w.u8(nid.map_or(0, |n| n.wrapping_add(1) as u8))?;
+                }
+                Ok(())
+            })();
+        });
+        res
     }
 
     fn read_header(&self, r: &mut Reader<'_>, len: usize) -> Result<Header> {
-        let (cfg, phase) = read_config(r, len)?;
+        let (cfg, phase, version) = read_config(r, len)?;
         let mut count = || -> Result<usize> { usize::try_from(r.u32()?).map_err(|_| Error::Inval) };
         let h = Header {
             cfg,
             phase,
+            version,
             boot: count()?,
             sections: count()?,
             blocks: count()?,
             spans: count()?,
+            shared: if version >= 3 { count()? } else { 0 },
         };
-        let expect = HEADER
+        let expect = header_len(version)
             .checked_add(h.boot.checked_mul(BOOT_REC).ok_or(Error::Inval)?)
             .and_then(|v| v.checked_add(h.sections.checked_mul(self.section_rec())?))
             .and_then(|v| v.checked_add(h.blocks.checked_mul(BLOCK_REC)?))
             .and_then(|v| v.checked_add(h.spans.checked_mul(SPAN_REC)?))
+            .and_then(|v| v.checked_add(h.shared.checked_mul(self.shared_rec())?))
             .and_then(|v| v.checked_add(CRC))
             .ok_or(Error::Inval)?;
         if expect != len
             || h.cfg != self.config()
             || self.phase() == Phase::Uninit
             || h.boot > MAX_BOOT_RANGES
+            || h.shared > MAX_SHARED_DEVICE_SECTIONS
         {
             return Err(Error::Inval);
         }
@@ -440,13 +508,15 @@ impl SparseMap {
         let mut b = self.boot.lock.lock(&mut top);
         let mut hp = self.hotplug.lock(b.held());
         let (held, proof) = hp.split();
-        let mut r = Reader { buf, pos: HEADER };
+        let header = header_len(h.version);
+        let mut r = Reader { buf, pos: header };
         if write {
             self.table.reset();
             self.zones.reset();
+            self.shared_nids.reset();
             self.transitions.store(0, Ordering::Relaxed);
         }
-        let mut boot_ranges = Reader { buf, pos: HEADER };
+        let mut boot_ranges = Reader { buf, pos: header };
         let mut prev_end = 0u64;
         for _ in 0..h.boot {
             let (start, end, nid) = (r.u64()?, r.u64()?, r.i32()?);
@@ -468,6 +538,7 @@ impl SparseMap {
         }
         let nsub = g.subsections_per_section();
         let mut prev: Option<u64> = None;
+        let mut shared_sections = 0usize;
         let mut leaves = 0usize;
         let mut last_root: Option<u64> = None;
         for _ in 0..h.sections {
@@ -489,11 +560,15 @@ impl SparseMap {
                 partial,
             } = StateBytes::of(states, nsub);
             let device = devices != 0;
+            let shared = dev_nid == SHARED_NID && h.version >= 3;
             let nid_bad = if device {
-                !nid_ok(dev_nid)
+                !nid_ok(dev_nid) && !shared
             } else {
                 dev_nid != -1
             };
+            if shared {
+                shared_sections = shared_sections.wrapping_add(1);
+            }
             if padding || !any || nid_bad || (partial && !flags.contains(SectionFlags::EARLY)) {
                 return Err(Error::Inval);
             }
@@ -505,7 +580,11 @@ impl SparseMap {
             if write {
                 let sec = self.table.get_or_assign(held, SectionNr(nr))?;
                 sec.load_state_bytes(states);
-                sec.set_device_nid(device.then_some(dev_nid));
+                sec.set_device_nid(match (device, shared) {
+                    (false, _) => DeviceNid::None,
+                    (true, true) => DeviceNid::Shared,
+                    (true, false) => DeviceNid::One(dev_nid),
+                });
                 sec.count_devices(devices, 0);
                 sec.set_flags(flags);
             }
@@ -577,6 +656,26 @@ impl SparseMap {
                 self.zones.set(z.proof(), n, zone_of, span)?;
             }
         }
+        drop(z);
+        // One record per section whose record says "shared" (each record's section
+        // and bytes are checked in `check_consistency`).
+        let spans_end = r.pos;
+        if shared_sections != h.shared {
+            return Err(Error::Inval);
+        }
+        for _ in 0..h.shared {
+            let nr = SectionNr(r.u64()?);
+            let nids = r.slice(nsub as usize)?;
+            if write {
+                let sec = self.table.get(nr).ok_or(Error::Inval)?;
+                let entry = self.shared_nids.claim(sec)?;
+                for (i, v) in (0..nsub).zip(nids) {
+                    if let Some(nid) = i32::from(*v).checked_sub(1) {
+                        entry.set(i, i, nid);
+                    }
+                }
+            }
+        }
         if !write {
             let records = |at: usize, count: usize, len: usize| Records {
                 buf,
@@ -586,7 +685,7 @@ impl SparseMap {
             };
             self.check_consistency(&Snapshot {
                 phase_running: h.phase == Phase::Running as u8,
-                boot: records(HEADER, h.boot, BOOT_REC),
+                boot: records(header, h.boot, BOOT_REC),
                 sections: records(
                     sections_end.wrapping_sub(h.sections.wrapping_mul(self.section_rec())),
                     h.sections,
@@ -594,6 +693,8 @@ impl SparseMap {
                 ),
                 blocks: records(sections_end, h.blocks, BLOCK_REC),
                 spans: records(blocks_end, h.spans, SPAN_REC),
+                shared: records(spans_end, h.shared, self.shared_rec()),
+                nsub,
             })?;
         }
         if write {
