@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
 
+use crate::input::{read_bounded, TEXT_LIMIT};
 use crate::Failure;
 
 /// One top-level System RAM line: `[start, end)` (end made exclusive) and where it was.
@@ -78,10 +79,15 @@ fn parse_line(text: &str) -> Result<Entry<'_>, String> {
     })
 }
 
+/// The name of boot RAM in /proc/iomem.
+const RAM: &str = "System RAM";
+
 /// The top-level System RAM ranges of an iomem text, in file order. `file` names the
 /// input in error messages. Errors (with the line number): a line that is not UTF-8 or
 /// not `START-END : NAME`, a bad address, an end below its start, a range ending at
-/// 2^64, no System RAM at all, or only zero addresses (what a non-root reader sees).
+/// 2^64, a top-level name that is a strict prefix of "System RAM" (a copy cut inside
+/// the line would otherwise drop that RAM silently), no System RAM at all, or only
+/// zero addresses (what a non-root reader sees).
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<RamLine>, Failure> {
     let mut ram = Vec::new();
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -92,7 +98,18 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<RamLine>, Failure> {
             continue;
         }
         let e = parse_line(text).map_err(|m| line_error(file, n, m))?;
-        if !(e.top_level && e.name == "System RAM") {
+        if e.top_level && e.name.len() < RAM.len() && RAM.starts_with(e.name) {
+            return Err(line_error(
+                file,
+                n,
+                format!(
+                    "`{}` looks like a `{RAM}` line cut short (a truncated copy?): \
+                     refused rather than dropping its RAM",
+                    text.trim()
+                ),
+            ));
+        }
+        if !(e.top_level && e.name == RAM) {
             continue;
         }
         let end = e
@@ -123,12 +140,11 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<RamLine>, Failure> {
 /// Reads and parses an iomem file; an unreadable file is an input error.
 pub fn read(path: &Path) -> Result<Vec<RamLine>, Failure> {
     let file = path.display().to_string();
-    let bytes = fs::read(path).map_err(|e| Failure::input(format!("{file}: cannot read: {e}")))?;
-    parse(&file, &bytes)
+    parse(&file, &read_bounded(path, TEXT_LIMIT)?)
 }
 
 /// `prefix` followed by decimal digits only: "node3" with "node" is Some(3).
-fn numbered(name: &str, prefix: &str) -> Option<u64> {
+pub fn numbered(name: &str, prefix: &str) -> Option<u64> {
     let digits = name.strip_prefix(prefix)?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;

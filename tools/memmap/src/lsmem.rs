@@ -1,154 +1,229 @@
-//! The map as util-linux `lsmem` shows a machine: rows of merged memory blocks, the
-//! table in lsmem's column layout, the summary lines, and lsmem's JSON.
-//!
-//! The target is `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES` of util-linux
-//! 2.38 (checked byte for byte against `lsmem --sysroot` on sysfs trees written from
-//! this model): lsmem merges consecutive blocks whose shown attributes (state,
-//! removable, node, zones) are equal, so a run of blocks becomes one row "a-b".
+//! The blocks as util-linux `lsmem` 2.38 prints them: its columns, its merging of
+//! consecutive blocks into rows, its four output formats (libsmartcols' table, raw,
+//! key="value" pairs, JSON) and its summary. Checked byte for byte against
+//! `lsmem --sysroot` by `tests/lsmem_compat.rs`.
 
 use std::fmt::Write as _;
-use std::ops::ControlFlow;
 
-use sparsemem::{BlockInfo, BlockState, MemRange, RangeKind, SparseMap, NID_MIXED};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
-/// One row of the table: consecutive blocks that lsmem merges.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Row {
-    /// First block id.
-    pub first: u64,
-    /// Number of blocks.
-    pub count: u64,
-    /// lsmem's STATE text ("online", "offline", "on->off", "?").
-    pub state: &'static str,
-    /// The node lsmem prints: the block's node (the lowest one for a block that spans
-    /// several nodes, which Linux links to each of them).
-    pub node: i32,
-    /// lsmem's ZONES text ("None", "DMA32", "Normal/Movable").
-    pub zones: String,
+use crate::blocks::{Block, Blocks};
+
+/// lsmem's columns, in its order (which `--output-all` shows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Range,
+    Size,
+    State,
+    Removable,
+    Block,
+    Node,
+    Zones,
 }
 
-impl Row {
-    /// lsmem prints REMOVABLE only for online blocks; Linux 5.6+ reports 1 for every
-    /// block, so an online row is always "yes".
-    fn removable(&self) -> Option<bool> {
-        (self.state == "online").then_some(true)
-    }
-
-    fn block_text(&self) -> String {
-        match self.count {
-            1 => self.first.to_string(),
-            n => format!("{}-{}", self.first, self.first.saturating_add(n - 1)),
-        }
-    }
-
-    fn range_text(&self, block_size: u64) -> String {
-        let start = self.first.saturating_mul(block_size);
-        let end = start
-            .saturating_add(self.count.saturating_mul(block_size))
-            .saturating_sub(1);
-        format!("0x{start:016x}-0x{end:016x}")
-    }
-
-    fn size(&self, block_size: u64) -> u64 {
-        self.count.saturating_mul(block_size)
-    }
-}
-
-/// lsmem's STATE text for a block: it knows the three sysfs states of Linux and prints
-/// "?" for any other (our visible GOING_ONLINE).
-pub fn state_text(state: BlockState) -> &'static str {
-    match state {
-        BlockState::Online => "online",
-        BlockState::Offline => "offline",
-        BlockState::GoingOffline => "on->off",
-        BlockState::GoingOnline => "?",
-    }
-}
-
-/// lsmem's ZONES text: it maps each word of sysfs `valid_zones` through its own zone
-/// name table (so "none" becomes "None") and joins them with '/'.
-pub fn zones_text(valid_zones: &str) -> String {
-    const NAMES: [&str; 7] = [
-        "DMA", "DMA32", "Normal", "Highmem", "Movable", "Device", "None",
+impl Column {
+    pub const ALL: [Column; 7] = [
+        Column::Range,
+        Column::Size,
+        Column::State,
+        Column::Removable,
+        Column::Block,
+        Column::Node,
+        Column::Zones,
     ];
-    valid_zones
-        .split_whitespace()
-        .map(|w| {
-            NAMES
-                .iter()
-                .find(|n| n.eq_ignore_ascii_case(w))
-                .copied()
-                .unwrap_or("Unknown")
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
+    /// lsmem's default columns.
+    pub const DEFAULT: [Column; 5] = [
+        Column::Range,
+        Column::Size,
+        Column::State,
+        Column::Removable,
+        Column::Block,
+    ];
 
-/// The nodes whose System RAM lies in a block, ascending (from the range export, which
-/// never reports a mixed node).
-pub fn block_nodes(map: &SparseMap, b: &BlockInfo) -> Vec<i32> {
-    let end = b.start.0.saturating_add(b.size);
-    let mut nodes = Vec::new();
-    let _ = map.for_each_range(|r: MemRange| {
-        if r.start.0 >= end {
-            return ControlFlow::Break(());
-        }
-        let r_end = r.start.0.saturating_add(r.size);
-        let ram = matches!(r.kind, RangeKind::RamOnline | RangeKind::RamOffline);
-        if ram && r_end > b.start.0 && !nodes.contains(&r.nid) {
-            nodes.push(r.nid);
-        }
-        ControlFlow::Continue(())
-    });
-    nodes.sort_unstable();
-    nodes
-}
-
-/// The node lsmem would print for a block (see [`Row::node`]).
-fn lsmem_node(map: &SparseMap, b: &BlockInfo) -> i32 {
-    if b.nid != NID_MIXED {
-        return b.nid;
+    pub fn name(self) -> &'static str {
+        [
+            "RANGE",
+            "SIZE",
+            "STATE",
+            "REMOVABLE",
+            "BLOCK",
+            "NODE",
+            "ZONES",
+        ][self as usize]
     }
-    block_nodes(map, b).first().copied().unwrap_or(b.nid)
+
+    /// lsmem's column help, for `--help` and the man page.
+    pub fn help(self) -> &'static str {
+        [
+            "start and end address of the memory range",
+            "size of the memory range",
+            "online status of the memory range",
+            "memory is removable",
+            "memory block number or blocks range",
+            "numa node of memory",
+            "valid zones for the memory range",
+        ][self as usize]
+    }
+
+    /// A column name, case-insensitive as lsmem takes it.
+    pub fn parse(name: &str) -> Result<Column, String> {
+        Column::ALL
+            .into_iter()
+            .find(|c| c.name().eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("unknown column: {name}"))
+    }
+
+    /// Only the table is right-aligned except RANGE; SIZE has a width hint of 5.
+    fn right_aligned(self) -> bool {
+        self != Column::Range
+    }
 }
 
-/// The rows of the map, merged as lsmem merges them.
-pub fn rows(map: &SparseMap) -> Vec<Row> {
+/// lsmem's output formats (`-r`, `-P`, `-J`; the default table).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    #[default]
+    Table,
+    Raw,
+    Pairs,
+    Json,
+}
+
+/// What lsmem's options select.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub columns: Vec<Column>,
+    /// The columns whose values split rows (`-S`; by default the shown columns).
+    pub split: Vec<Column>,
+    /// `-a`: one row per block.
+    pub all: bool,
+    /// `-b`: sizes in bytes.
+    pub bytes: bool,
+    /// `-n`.
+    pub noheadings: bool,
+    pub format: Format,
+    /// Whether the table and the summary are printed (`--summary`, and `-J`, `-P`
+    /// and `-r` turn the summary off).
+    pub table: bool,
+    pub summary: bool,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View {
+            columns: Column::DEFAULT.to_vec(),
+            split: Column::DEFAULT.to_vec(),
+            all: false,
+            bytes: false,
+            noheadings: false,
+            format: Format::Table,
+            table: true,
+            summary: true,
+        }
+    }
+}
+
+impl View {
+    /// `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES`: the story's view.
+    pub fn all_columns() -> Self {
+        View {
+            columns: Column::ALL.to_vec(),
+            split: Column::ALL.to_vec(),
+            ..View::default()
+        }
+    }
+}
+
+/// lsmem's zone names; a word of `valid_zones` outside them is "Unknown".
+const ZONE_NAMES: [&str; 7] = [
+    "DMA", "DMA32", "Normal", "Highmem", "Movable", "Device", "None",
+];
+
+/// One row: consecutive blocks that lsmem merges, and what it shows of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Row {
+    first: u64,
+    count: u64,
+    /// lsmem's STATE text ("online", "offline", "on->off", "?").
+    state: &'static str,
+    removable: bool,
+    /// The first node link, -1 when none.
+    node: i32,
+    /// The `valid_zones` words in lsmem's spelling.
+    zones: Vec<&'static str>,
+}
+
+/// lsmem knows the three states Linux writes and shows "?" for anything else.
+fn state_text(state: &str) -> &'static str {
+    match state {
+        "online" => "online",
+        "offline" => "offline",
+        "going-offline" => "on->off",
+        _ => "?",
+    }
+}
+
+fn row(b: &Block, have_zones: bool) -> Row {
+    let zones = match (&b.valid_zones, have_zones) {
+        (Some(z), true) => z
+            .split(' ')
+            .filter(|w| !w.is_empty())
+            .take(ZONE_NAMES.len() + 1)
+            .map(|w| {
+                let known = ZONE_NAMES.iter().find(|n| n.eq_ignore_ascii_case(w));
+                known.copied().unwrap_or("Unknown")
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Row {
+        first: b.id,
+        count: 1,
+        state: state_text(&b.state),
+        removable: b.removable,
+        node: b.nodes.first().copied().unwrap_or(-1),
+        zones,
+    }
+}
+
+/// What lsmem learns from the lowest block: whether there are node links at all, and
+/// whether `memory0/valid_zones` exists (lsmem's test for zone support).
+struct Probe {
+    have_nodes: bool,
+    have_zones: bool,
+}
+
+fn probe(blocks: &Blocks) -> Probe {
+    let first = blocks.list.first();
+    Probe {
+        have_nodes: first.is_some_and(|b| !b.nodes.is_empty()),
+        have_zones: first.is_some_and(|b| b.id == 0 && b.valid_zones.is_some()),
+    }
+}
+
+/// lsmem's `is_mergeable`: the next block, and no split column that differs (zones
+/// also split at an "Unknown" zone).
+fn mergeable(view: &View, p: &Probe, last: &Row, next: &Row) -> bool {
+    let splits = |c| view.split.contains(&c);
+    let differs = (splits(Column::State) && last.state != next.state)
+        || (splits(Column::Removable) && last.removable != next.removable)
+        || (splits(Column::Node) && p.have_nodes && last.node != next.node)
+        || (splits(Column::Zones)
+            && p.have_zones
+            && (last.zones != next.zones || last.zones.contains(&"Unknown")));
+    !view.all && last.first.checked_add(last.count) == Some(next.first) && !differs
+}
+
+fn rows(blocks: &Blocks, view: &View, p: &Probe) -> Vec<Row> {
     let mut rows: Vec<Row> = Vec::new();
-    for b in map.blocks() {
-        let row = Row {
-            first: b.id.0,
-            count: 1,
-            state: state_text(b.state),
-            node: lsmem_node(map, &b),
-            zones: zones_text(&b.valid_zones_text().to_string()),
-        };
+    for b in &blocks.list {
+        let next = row(b, p.have_zones);
         match rows.last_mut() {
-            Some(last) if mergeable(last, &row) => last.count += 1,
-            _ => rows.push(row),
+            Some(last) if mergeable(view, p, last, &next) => last.count += 1,
+            _ => rows.push(next),
         }
     }
     rows
-}
-
-/// lsmem's merge rule: the next block id, and equal state, removable, node and zones.
-/// (It refuses to merge an "Unknown" zone list, which we never produce.)
-fn mergeable(last: &Row, next: &Row) -> bool {
-    last.first.checked_add(last.count) == Some(next.first)
-        && last.state == next.state
-        && last.node == next.node
-        && last.zones == next.zones
-}
-
-/// Totals of the summary: lsmem counts whole blocks, holes included.
-pub fn totals(rows: &[Row], block_size: u64) -> (u64, u64) {
-    rows.iter().fold((0u64, 0u64), |(on, off), r| {
-        if r.state == "online" {
-            (on.saturating_add(r.size(block_size)), off)
-        } else {
-            (on, off.saturating_add(r.size(block_size)))
-        }
-    })
 }
 
 /// util-linux `size_to_human_string(SIZE_SUFFIX_1LETTER)`: binary units, one decimal
@@ -174,148 +249,226 @@ pub fn human_size(bytes: u64) -> String {
     }
 }
 
-/// Column alignment, as lsmem declares its columns to libsmartcols.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Align {
-    Left,
-    Right,
-}
-
-/// (header, alignment, width hint) of the seven columns.
-const COLUMNS: [(&str, Align, usize); 7] = [
-    ("RANGE", Align::Left, 0),
-    ("SIZE", Align::Right, 5),
-    ("STATE", Align::Right, 0),
-    ("REMOVABLE", Align::Right, 0),
-    ("BLOCK", Align::Right, 0),
-    ("NODE", Align::Right, 0),
-    ("ZONES", Align::Right, 0),
-];
-
-/// libsmartcols' column width: the widest cell, at least the header; a width hint
-/// widens a column only when its cells already reach the header's width (so SIZE is
-/// 5 wide for "128M" but 4 for "3G").
-fn column_width(header: usize, widest: usize, hint: usize) -> usize {
-    if widest < header {
-        header
-    } else if hint > widest && hint > header {
-        hint
-    } else {
-        widest
+/// One cell as lsmem fills it; empty where lsmem leaves the cell unset.
+fn cell(c: Column, r: &Row, bs: u64, view: &View, p: &Probe) -> String {
+    let start = r.first.saturating_mul(bs);
+    let size = r.count.saturating_mul(bs);
+    match c {
+        Column::Range => format!(
+            "0x{start:016x}-0x{:016x}",
+            start.saturating_add(size).saturating_sub(1)
+        ),
+        Column::Size if view.bytes => size.to_string(),
+        Column::Size => human_size(size),
+        Column::State => r.state.to_string(),
+        Column::Removable if r.state == "online" => {
+            (if r.removable { "yes" } else { "no" }).to_string()
+        }
+        Column::Removable => String::new(),
+        Column::Block if r.count == 1 => r.first.to_string(),
+        Column::Block => format!("{}-{}", r.first, r.first.saturating_add(r.count - 1)),
+        Column::Node if p.have_nodes => r.node.to_string(),
+        Column::Zones if p.have_zones => r.zones.join("/"),
+        Column::Node | Column::Zones => String::new(),
     }
 }
 
-/// The cells of one row, in column order.
-fn cells(r: &Row, block_size: u64) -> [String; 7] {
-    [
-        r.range_text(block_size),
-        human_size(r.size(block_size)),
-        r.state.to_string(),
-        r.removable().map_or(String::new(), |_| "yes".to_string()),
-        r.block_text(),
-        r.node.to_string(),
-        r.zones.clone(),
-    ]
+/// libsmartcols' width: the widest cell, at least the header; a width hint (SIZE's 5)
+/// widens a column only when its cells reach the header's width (so SIZE is 5 wide
+/// for "128M" but 4 for "3G").
+fn column_width(c: Column, cells: impl Iterator<Item = usize>) -> usize {
+    let header = c.name().len();
+    let widest = cells.max().unwrap_or(0);
+    let hint = if c == Column::Size { 5 } else { 0 };
+    if widest < header {
+        header
+    } else {
+        widest.max(hint)
+    }
 }
 
-/// The table, header included, one line per row.
-pub fn table(rows: &[Row], block_size: u64) -> String {
-    let body: Vec<[String; 7]> = rows.iter().map(|r| cells(r, block_size)).collect();
-    let widths: Vec<usize> = COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, (h, _, hint))| {
-            let widest = body.iter().map(|c| c[i].len()).max().unwrap_or(0);
-            column_width(h.len(), widest, *hint)
-        })
+fn human_table(view: &View, body: &[Vec<String>], out: &mut String) {
+    let widths: Vec<usize> = (view.columns.iter().enumerate())
+        .map(|(i, c)| column_width(*c, body.iter().map(|r| r[i].len())))
         .collect();
-    let header = COLUMNS.map(|(h, _, _)| h.to_string());
-    let mut out = String::new();
-    for line in std::iter::once(&header).chain(&body) {
+    let header: Vec<String> = view.columns.iter().map(|c| c.name().to_string()).collect();
+    let head = (!view.noheadings).then_some(&header);
+    for line in head.into_iter().chain(body) {
         let mut text = String::new();
-        for (i, cell) in line.iter().enumerate() {
+        for (i, (value, c)) in line.iter().zip(&view.columns).enumerate() {
             if i > 0 {
                 text.push(' ');
             }
             let w = widths[i];
-            let _ = match COLUMNS[i].1 {
-                Align::Left => write!(text, "{cell:<w$}"),
-                Align::Right => write!(text, "{cell:>w$}"),
+            let _ = if c.right_aligned() {
+                write!(text, "{value:>w$}")
+            } else {
+                write!(text, "{value:<w$}")
             };
         }
         out.push_str(text.trim_end());
         out.push('\n');
     }
-    out
 }
 
-/// The three summary lines, aligned as lsmem 2.38 prints them (`%-23s %5s`).
-pub fn summary(rows: &[Row], block_size: u64) -> String {
-    let (online, offline) = totals(rows, block_size);
-    let mut out = String::new();
-    for (label, bytes) in [
-        ("Memory block size:", block_size),
-        ("Total online memory:", online),
-        ("Total offline memory:", offline),
-    ] {
-        let _ = writeln!(out, "{label:<23} {:>5}", human_size(bytes));
-    }
-    out
+/// A row as lsmem -J writes it: string cells, null when empty; NODE (and SIZE in
+/// bytes) as numbers; REMOVABLE as a boolean.
+struct JsonRow<'a> {
+    view: &'a View,
+    cells: &'a [String],
 }
 
-/// What `lsmem` prints with our seven columns: the table, a blank line, the summary.
-pub fn report(map: &SparseMap) -> String {
-    let bs = map.geometry().block_size();
-    let rows = rows(map);
-    format!("{}\n{}", table(&rows, bs), summary(&rows, bs))
-}
-
-/// A JSON string literal (our strings are ASCII, but escape properly anyway).
-pub fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+impl Serialize for JsonRow<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.cells.len()))?;
+        for (c, v) in self.view.columns.iter().zip(self.cells) {
+            let key = c.name().to_ascii_lowercase();
+            let number = *c == Column::Node || (*c == Column::Size && self.view.bytes);
+            if *c == Column::Removable {
+                m.serialize_entry(&key, &(v == "yes"))?;
+            } else if v.is_empty() {
+                m.serialize_entry(&key, &())?;
+            } else if number {
+                let raw: serde_json::Value = v
+                    .parse()
+                    .map_or_else(|_| v.as_str().into(), |n: i64| n.into());
+                m.serialize_entry(&key, &raw)?;
+            } else {
+                m.serialize_entry(&key, v)?;
             }
-            c => out.push(c),
         }
+        m.end()
     }
-    out.push('"');
-    out
 }
 
-/// The rows as `lsmem -J` prints them (same keys, value types and layout), followed by
-/// a "summary" object in bytes that lsmem does not have, for scripts.
-pub fn json(map: &SparseMap) -> String {
-    let bs = map.geometry().block_size();
-    let rows = rows(map);
-    let mut out = String::from("{\n   \"memory\": [");
-    for (i, r) in rows.iter().enumerate() {
-        out.push_str(if i == 0 { "\n      {\n" } else { ",{\n" });
-        let fields = [
-            ("range", json_string(&r.range_text(bs))),
-            ("size", json_string(&human_size(r.size(bs)))),
-            ("state", json_string(r.state)),
-            ("removable", r.removable().unwrap_or(false).to_string()),
-            ("block", json_string(&r.block_text())),
-            ("node", r.node.to_string()),
-            ("zones", json_string(&r.zones)),
-        ];
-        let last = fields.len() - 1;
-        for (k, (key, value)) in fields.iter().enumerate() {
-            let comma = if k < last { "," } else { "" };
-            let _ = writeln!(out, "         \"{key}\": {value}{comma}");
-        }
-        out.push_str("      }");
+/// serde_json's pretty layout with libsmartcols' two differences: a 3-space indent
+/// and array elements joined by `},{` on one line.
+struct ScolsFormatter {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+}
+
+impl serde_json::ser::Formatter for ScolsFormatter {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.begin_array(w)
     }
-    let (online, offline) = totals(&rows, bs);
-    let _ = write!(
-        out,
-        "\n   ],\n   \"summary\": {{\n      \"block_size\": {bs},\n      \"online\": {online},\n      \"offline\": {offline}\n   }}\n}}\n"
-    );
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first {
+            self.pretty.begin_array_value(w, first)
+        } else {
+            w.write_all(b",")
+        }
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.pretty.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.pretty.end_object_value(w)
+    }
+}
+
+fn json(view: &View, body: &[Vec<String>], out: &mut String) {
+    let rows: Vec<JsonRow> = body.iter().map(|cells| JsonRow { view, cells }).collect();
+    let doc = std::collections::BTreeMap::from([("memory", rows)]);
+    let mut buf = Vec::new();
+    let fmt = ScolsFormatter {
+        pretty: serde_json::ser::PrettyFormatter::with_indent(b"   "),
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+    // Writing into a Vec cannot fail, and every key is a string.
+    let _ = doc.serialize(&mut ser);
+    out.push_str(&String::from_utf8_lossy(&buf));
+    out.push('\n');
+}
+
+/// The table in the view's format.
+fn table(view: &View, body: &[Vec<String>], out: &mut String) {
+    let names = || view.columns.iter().map(|c| c.name());
+    match view.format {
+        Format::Table => human_table(view, body, out),
+        Format::Json => json(view, body, out),
+        Format::Raw => {
+            let head = names().map(String::from).collect::<Vec<_>>();
+            for line in (!view.noheadings).then_some(&head).into_iter().chain(body) {
+                say!(out, "{}", line.join(" "));
+            }
+        }
+        Format::Pairs => {
+            for line in body {
+                let pairs: Vec<String> = names()
+                    .zip(line)
+                    .map(|(n, v)| format!("{n}=\"{v}\""))
+                    .collect();
+                say!(out, "{}", pairs.join(" "));
+            }
+        }
+    }
+}
+
+/// The three summary lines (`%-23s %5s`, or `%15` digits with -b); lsmem counts
+/// whole blocks, holes included.
+fn summary(blocks: &Blocks, view: &View, out: &mut String) {
+    let bs = blocks.block_size;
+    let online = blocks.list.iter().filter(|b| b.state == "online").count() as u64;
+    let offline = blocks.list.len() as u64 - online;
+    for (label, bytes) in [
+        ("Memory block size:", bs),
+        ("Total online memory:", online.saturating_mul(bs)),
+        ("Total offline memory:", offline.saturating_mul(bs)),
+    ] {
+        if view.bytes {
+            say!(out, "{label:<23} {bytes:>15}");
+        } else {
+            say!(out, "{label:<23} {:>5}", human_size(bytes));
+        }
+    }
+}
+
+/// What lsmem prints for these blocks with these options.
+pub fn render(blocks: &Blocks, view: &View) -> String {
+    let p = probe(blocks);
+    let mut out = String::new();
+    if view.table {
+        let body: Vec<Vec<String>> = rows(blocks, view, &p)
+            .iter()
+            .map(|r| {
+                let bs = blocks.block_size;
+                view.columns
+                    .iter()
+                    .map(|c| cell(*c, r, bs, view, &p))
+                    .collect()
+            })
+            .collect();
+        table(view, &body, &mut out);
+        if view.summary {
+            out.push('\n');
+        }
+    }
+    if view.summary {
+        summary(blocks, view, &mut out);
+    }
     out
 }
 
@@ -338,23 +491,16 @@ mod tests {
     }
 
     #[test]
-    fn zones_use_lsmem_names() {
-        assert_eq!(zones_text("none"), "None");
-        assert_eq!(zones_text("Normal Movable"), "Normal/Movable");
-        assert_eq!(zones_text("DMA32"), "DMA32");
-        assert_eq!(zones_text("Weird"), "Unknown");
+    fn size_column_takes_its_hint_only_below_it() {
+        assert_eq!(column_width(Column::Size, [2].into_iter()), 4);
+        assert_eq!(column_width(Column::Size, [4].into_iter()), 5);
+        assert_eq!(column_width(Column::Size, [6].into_iter()), 6);
+        assert_eq!(column_width(Column::Node, [1].into_iter()), 4);
     }
 
     #[test]
-    fn size_column_takes_its_hint_only_when_cells_reach_the_header() {
-        assert_eq!(column_width(4, 2, 5), 4);
-        assert_eq!(column_width(4, 4, 5), 5);
-        assert_eq!(column_width(4, 5, 5), 5);
-        assert_eq!(column_width(5, 6, 0), 6);
-    }
-
-    #[test]
-    fn json_strings_are_escaped() {
-        assert_eq!(json_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+    fn column_names_are_case_insensitive() {
+        assert_eq!(Column::parse("zones"), Ok(Column::Zones));
+        assert!(Column::parse("ZONE").is_err());
     }
 }

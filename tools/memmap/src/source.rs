@@ -1,13 +1,12 @@
 //! The map memmap shows: the embedded machine, the boot map of a /proc/iomem, or a
-//! snapshot; and writing a map's snapshot.
+//! snapshot.
 
-use std::fs;
 use std::path::Path;
 
 use sparsemem::{Config, SparseMap};
 
-use crate::cli::Options;
-use crate::{iomem, story, sysfs, Failure};
+use crate::cli::{Options, Source};
+use crate::{iomem, snapshot, story, sysfs, Failure};
 
 /// A map with the x86-64 preset and the given block size, on the heap.
 fn new_map(block_size: u64) -> Result<Box<SparseMap>, Failure> {
@@ -73,55 +72,28 @@ fn map_from_iomem(
     Ok(map)
 }
 
-/// The map of a snapshot file; anything `restore` rejects is an input error.
-fn map_from_snapshot(path: &Path) -> Result<Box<SparseMap>, Failure> {
-    let file = path.display().to_string();
-    let buf = fs::read(path).map_err(|e| Failure::input(format!("{file}: cannot read: {e}")))?;
-    let cfg = sparsemem::snapshot_config(&buf).map_err(|e| {
-        Failure::input(format!(
-            "{file}: not a sparsemem snapshot (header, version or checksum): {e}"
-        ))
-    })?;
-    let map = SparseMap::new_boxed(&cfg).map_err(|e| {
-        Failure::input(format!(
-            "{file}: not a sparsemem snapshot: its configuration: {e}"
-        ))
-    })?;
-    map.restore(&buf).map_err(|e| {
-        Failure::input(format!(
-            "{file}: snapshot rejected (corrupt, truncated or inconsistent): {e}"
-        ))
-    })?;
-    Ok(map)
-}
-
-/// Writes the map's snapshot to a file.
-pub fn save(map: &SparseMap, path: &Path) -> Result<usize, Failure> {
-    let mut buf = vec![0u8; map.snapshot_bytes()];
-    let n = map
-        .snapshot(&mut buf)
-        .map_err(|e| Failure::internal(format!("snapshot: {e}")))?;
-    buf.truncate(n);
-    fs::write(path, &buf)
-        .map_err(|e| Failure::input(format!("{}: cannot write: {e}", path.display())))?;
-    Ok(n)
-}
-
-/// The map the options choose, and the block size it was built with.
+/// The map the options choose (not for `--sysroot`, which has no map).
 pub fn build_map(o: &Options) -> Result<Box<SparseMap>, Failure> {
-    if let Some(path) = &o.load {
-        return map_from_snapshot(path);
+    match &o.source {
+        Source::Snapshot(path) => snapshot::load(path),
+        Source::Iomem {
+            path,
+            node_dir,
+            block_size,
+        } => {
+            let from_sysfs = match (block_size, &o.verify) {
+                (None, Some(dir)) => sysfs::block_size(dir)?,
+                _ => None,
+            };
+            let bs = block_size
+                .or(from_sysfs)
+                .unwrap_or(Config::x86_64().block_size);
+            map_from_iomem(path, node_dir.as_deref(), bs)
+        }
+        Source::Embedded => story::boot(),
+        Source::Sysroot(dir) => Err(Failure::internal(format!(
+            "{}: a sysfs tree has no map",
+            dir.display()
+        ))),
     }
-    if let Some(path) = &o.iomem {
-        let from_sysfs = match (&o.block_size, &o.verify) {
-            (None, Some(dir)) => sysfs::block_size(dir)?,
-            _ => None,
-        };
-        let bs = o
-            .block_size
-            .or(from_sysfs)
-            .unwrap_or(Config::x86_64().block_size);
-        return map_from_iomem(path, o.node_dir.as_deref(), bs);
-    }
-    story::boot()
 }

@@ -9,7 +9,8 @@
 
 use sparsemem::{BlockId, Config, OnlineType, Pfn, SectionInfo, SectionNr, SparseMap, Zone};
 
-use crate::{lsmem, Failure};
+use crate::lsmem::{self, View};
+use crate::{blocks, Failure};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
@@ -74,6 +75,11 @@ pub fn boot() -> Result<Box<SparseMap>, Failure> {
     Ok(map)
 }
 
+/// The blocks as `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES` shows them.
+pub fn report(map: &SparseMap) -> String {
+    lsmem::render(&blocks::from_map(map), &View::all_columns())
+}
+
 /// The whole story as text.
 pub fn run() -> Result<String, Failure> {
     let mut out = String::new();
@@ -83,14 +89,14 @@ pub fn run() -> Result<String, Failure> {
         &mut out,
         "Boot: the memory blocks, as `lsmem -o RANGE,SIZE,STATE,REMOVABLE,BLOCK,NODE,ZONES` shows them",
     );
-    out.push_str(&lsmem::report(&map));
-    let boot_rows = lsmem::rows(&map);
+    out.push_str(&report(&map));
+    let boot_blocks = blocks::from_map(&map);
     hot_add(&map, &mut out)?;
     online_movable(&map, &mut out)?;
     pmem(&map, &mut out)?;
     refused_offline(&map, &mut out)?;
     removal(&map, &mut out)?;
-    if lsmem::rows(&map) == boot_rows {
+    if blocks::from_map(&map) == boot_blocks {
         say!(out, "\nEvery block is back as it booted.");
     } else {
         return Err(Failure::internal(
@@ -135,7 +141,7 @@ fn firmware(out: &mut String) {
 /// Prints the table and summary after a step that changed blocks.
 fn table(map: &SparseMap, out: &mut String) {
     out.push('\n');
-    out.push_str(&lsmem::report(map));
+    out.push_str(&report(map));
 }
 
 fn dimm_blocks(map: &SparseMap) -> std::ops::Range<u64> {
