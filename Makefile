@@ -4,9 +4,10 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: c-lib test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all
+.PHONY: c-lib test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all \
+	install install-memmap install-check
 
-test: lint rust-test loom no-std header-check c-abi c-test
+test: lint rust-test install-check loom no-std header-check c-abi c-test
 
 # The quick loop while editing (well under a minute once built): format, clippy and
 # the core's unit tests.
@@ -22,6 +23,7 @@ check:
 rust-test:
 	$(CARGO) test -p sparsemem --all-targets
 	$(CARGO) test -p sparsemem --doc
+	@# memmap's tests include tests/lsmem_compat.rs: util-linux lsmem against memmap.
 	$(CARGO) test -p sparsemem-memmap
 	$(CARGO) test -p sparsemem-ffi --tests
 
@@ -100,8 +102,34 @@ c-test: c-abi
 	$(MAKE) -C c-tests all LIB_DIR=$(abspath $(C_LIB_DIR)) INCLUDE_DIR=$(abspath include) \
 	  TRACE_DIR=$(abspath target/tmp/c-diff)
 
+# The demo: builds memmap and its dependencies only (16 crates from a clean target
+# directory), none of the core's dev-dependencies.
 run:
 	$(CARGO) run --release -p sparsemem-memmap
+
+# `make install [PREFIX=/usr/local] [DESTDIR=]`. memmap's part: the binary and its man
+# pages (memmap.1, memmap-run.1), generated from the clap definition by the hidden
+# `--generate-man DIR` flag (no build script: the pages come from the binary built).
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+install: install-memmap
+
+install-memmap:
+	$(CARGO) build --release -p sparsemem-memmap
+	install -D -m 755 target/release/memmap $(DESTDIR)$(BINDIR)/memmap
+	target/release/memmap --generate-man $(DESTDIR)$(MANDIR)/man1
+
+# install-memmap into a staging directory: the installed binary runs, its man page
+# documents an lsmem option.
+INSTALL_CHECK := $(CURDIR)/target/install-check
+install-check:
+	rm -rf $(INSTALL_CHECK)
+	$(MAKE) --no-print-directory install-memmap DESTDIR=$(INSTALL_CHECK) PREFIX=/usr
+	$(INSTALL_CHECK)/usr/bin/memmap --version
+	grep -q '^.TH memmap 1' $(INSTALL_CHECK)/usr/share/man/man1/memmap.1
+	grep -q 'output\\-all' $(INSTALL_CHECK)/usr/share/man/man1/memmap.1
+	grep -q 'add\\-memory NODE' $(INSTALL_CHECK)/usr/share/man/man1/memmap-run.1
 
 sizes:
 	$(CARGO) run --release -p sparsemem --example sizes

@@ -45,7 +45,7 @@ pub struct Options {
 pub enum Request {
     /// No arguments: the embedded machine's story.
     Story,
-    /// Text to print as it is (help, version, man page).
+    /// Text to print as it is (help, version, the man pages written).
     Print(String),
     Run(Box<Options>),
 }
@@ -119,7 +119,8 @@ pub fn command() -> Command {
                 .num_args(0..=1).require_equals(true).default_missing_value("only")
                 .value_parser(["never", "always", "only"])
                 .help("Print summary information (never, always or only)"),
-            Arg::new("generate-man").long("generate-man").action(ArgAction::SetTrue).hide(true),
+            Arg::new("generate-man").long("generate-man").value_name("DIR").hide(true)
+                .value_parser(clap::value_parser!(PathBuf)),
         ])
         .group(ArgGroup::new("source").args(["iomem", "load", "sysroot"]))
         .group(ArgGroup::new("format").args(["json", "pairs", "raw", "e820"]))
@@ -132,7 +133,7 @@ pub fn command() -> Command {
                 .arg(Arg::new("changes").long("changes").action(ArgAction::SetTrue)
                     .help("After each step print only the blocks that changed")),
         )
-        .args_conflicts_with_subcommands(false)
+        .disable_help_subcommand(true)
 }
 
 /// lsmem's `-o`: `+LIST` appends to the current columns, LIST replaces them.
@@ -258,8 +259,8 @@ pub fn parse(args: &[OsString]) -> Result<Request, Failure> {
         Err(e) if !e.use_stderr() => return Ok(Request::Print(e.render().to_string())),
         Err(e) => return Err(Failure::clap(e.render().to_string())),
     };
-    if m.get_flag("generate-man") {
-        return Ok(Request::Print(crate::man::page()?));
+    if let Some(dir) = m.get_one::<PathBuf>("generate-man") {
+        return Ok(Request::Print(crate::man::write(dir)?));
     }
     let (m, script) = match m.subcommand() {
         Some(("run", sub)) => {

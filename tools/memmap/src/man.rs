@@ -1,13 +1,22 @@
-//! The man page, generated from the clap definition (`memmap --generate-man`, which
-//! `make install` runs), so that it never disagrees with `--help`.
+//! The man pages, generated from the clap definition (`memmap --generate-man DIR`,
+//! which `make install` runs), so that they never disagree with `--help`: memmap.1
+//! and memmap-run.1.
+
+use std::path::Path;
 
 use crate::{cli, Failure};
 
-/// memmap(1) in roff.
-pub fn page() -> Result<String, Failure> {
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cli::command())
-        .render(&mut buf)
-        .map_err(|e| Failure::internal(format!("man page: {e}")))?;
-    String::from_utf8(buf).map_err(|e| Failure::internal(format!("man page: {e}")))
+/// Writes the pages into `dir`: the names of the files written.
+pub fn write(dir: &Path) -> Result<String, Failure> {
+    let failed =
+        |e: std::io::Error| Failure::input(format!("{}: cannot write: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    clap_mangen::generate_to(cli::command(), dir).map_err(failed)?;
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(failed)?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("memmap") && n.ends_with(".1"))
+        .collect();
+    names.sort();
+    Ok(names.join("\n") + "\n")
 }
