@@ -328,11 +328,9 @@ impl Serialize for JsonRow<'_> {
                 m.serialize_entry(&key, &(v == "yes"))?;
             } else if v.is_empty() {
                 m.serialize_entry(&key, &())?;
-            } else if number {
-                let raw: serde_json::Value = v
-                    .parse()
-                    .map_or_else(|_| v.as_str().into(), |n: i64| n.into());
-                m.serialize_entry(&key, &raw)?;
+            } else if let (true, Ok(n)) = (number, v.parse::<serde_json::Number>()) {
+                // libsmartcols writes a number cell as it is.
+                m.serialize_entry(&key, &n)?;
             } else {
                 m.serialize_entry(&key, v)?;
             }
