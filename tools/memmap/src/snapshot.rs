@@ -91,10 +91,11 @@ pub fn load(path: &Path) -> Result<Box<SparseMap>, Failure> {
     let buf = read_bounded(path, max_bytes())?;
     let rejected = |why: String| Failure::input(format!("{file}: snapshot rejected: {why}"));
     check_format(&buf).map_err(&rejected)?;
-    let cfg = sparsemem::snapshot_config(&buf)
-        .map_err(|e| rejected(format!("its configuration: {e}")))?;
-    let map = SparseMap::new_boxed(&cfg)
-        .map_err(|e| rejected(format!("its configuration cannot build a map: {e}")))?;
+    // The header passed the checks above, so only its configuration can be refused.
+    let bad_config =
+        |_| rejected("its configuration (bytes 20-51) is not one a map accepts".into());
+    let cfg = sparsemem::snapshot_config(&buf).map_err(bad_config)?;
+    let map = SparseMap::new_boxed(&cfg).map_err(bad_config)?;
     map.restore(&buf).map_err(|_| {
         rejected(
             "inconsistent records (well-formed, but not a map the operations could build; \

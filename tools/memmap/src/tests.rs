@@ -416,6 +416,12 @@ fn snapshots_save_and_load_the_same_map() {
         ),
         ("version", version, "unknown format version 3"),
         ("inconsistent", inconsistent(&good), "inconsistent records"),
+        // A block size (bytes 28-35) of 128 MiB + 1.
+        (
+            "config",
+            resealed(&good, 28, 1),
+            "its configuration (bytes 20-51)",
+        ),
     ] {
         let p = dir.join(name);
         fs::write(&p, bytes).unwrap();
@@ -431,17 +437,22 @@ fn snapshots_save_and_load_the_same_map() {
     let _ = fs::remove_dir_all(dir);
 }
 
-/// A well-formed snapshot (right length and CRC-32C) whose first block record says
-/// offline while its sections are online: through docs/snapshot-format.md's offsets.
-fn inconsistent(good: &[u8]) -> Vec<u8> {
-    let count = |at: usize| u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
-    let section_record = 16 + 64 / 4; // x86-64: 64 sub-sections of 2 bits
-    let block = 68 + count(52) * 20 + count(56) * section_record;
+/// A snapshot edited at `at`, its CRC-32C recomputed: well-formed again.
+fn resealed(good: &[u8], at: usize, byte: u8) -> Vec<u8> {
     let mut bad = good.to_vec();
-    assert_eq!(bad[block + 8], 1, "the first block is online");
-    bad[block + 8] = 4;
+    bad[at] = byte;
     let n = bad.len() - 4;
     let crc = crate::snapshot::crc32c(&bad[..n]);
     bad[n..].copy_from_slice(&crc.to_le_bytes());
     bad
+}
+
+/// A well-formed snapshot whose first block record says offline while its sections
+/// are online: through docs/snapshot-format.md's offsets.
+fn inconsistent(good: &[u8]) -> Vec<u8> {
+    let count = |at: usize| u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
+    let section_record = 16 + 64 / 4; // x86-64: 64 sub-sections of 2 bits
+    let block = 68 + count(52) * 20 + count(56) * section_record;
+    assert_eq!(good[block + 8], 1, "the first block is online");
+    resealed(good, block + 8, 4)
 }
