@@ -50,15 +50,17 @@ pub enum Request {
     Run(Box<Options>),
 }
 
-fn path(name: &'static str, long: &'static str, value: &'static str, help: &'static str) -> Arg {
+/// `--NAME VALUE`, a path.
+fn path(name: &'static str, value: &'static str, help: &'static str) -> Arg {
     Arg::new(name)
-        .long(long)
+        .long(name)
         .value_name(value)
         .value_parser(clap::value_parser!(PathBuf))
         .help(help)
         .global(true)
 }
 
+/// `-C`, `--NAME`: an lsmem flag.
 fn flag(name: &'static str, short: char, help: &'static str) -> Arg {
     Arg::new(name)
         .short(short)
@@ -92,15 +94,15 @@ pub fn command() -> Command {
         )
         .after_help(columns_help())
         .args([
-            path("iomem", "iomem", "FILE", "Boot RAM from the top-level \"System RAM\" lines of a /proc/iomem"),
-            path("node-dir", "node-dir", "DIR", "Each block's node from DIR/nodeN/memoryM (/sys/devices/system/node); default node 0").requires("iomem"),
+            path("iomem", "FILE", "Boot RAM from the top-level \"System RAM\" lines of a /proc/iomem"),
+            path("node-dir", "DIR", "Each block's node from DIR/nodeN/memoryM (/sys/devices/system/node); default node 0").requires("iomem"),
             Arg::new("block-size").long("block-size").value_name("HEX").global(true).requires("iomem")
                 .help("Memory block size as in block_size_bytes (default: the --verify-sysfs DIR's, else 8000000)"),
-            path("load", "load", "FILE", "Start from a snapshot written by --save"),
-            path("sysroot", "sysroot", "DIR", "Read DIR/sys/devices/system/memory as lsmem --sysroot does").short('s'),
-            path("save", "save", "FILE", "Write the map's snapshot to FILE (after the script, with run)"),
-            path("write-sysfs", "write-sysfs", "DIR", "Write the blocks as DIR/sys/devices/system/{memory,node}, which lsmem --sysroot DIR reads"),
-            path("verify-sysfs", "verify-sysfs", "DIR", "Compare every block (id, state, node, valid_zones) with DIR (/sys/devices/system/memory); exit 1 listing the differences as block ranges"),
+            path("load", "FILE", "Start from a snapshot written by --save"),
+            path("sysroot", "DIR", "Read DIR/sys/devices/system/memory as lsmem --sysroot does").short('s'),
+            path("save", "FILE", "Write the map's snapshot to FILE (after the script, with run)"),
+            path("write-sysfs", "DIR", "Write the blocks as DIR/sys/devices/system/{memory,node}, which lsmem --sysroot DIR reads"),
+            path("verify-sysfs", "DIR", "Compare every block (id, state, node, valid_zones) with DIR (/sys/devices/system/memory); exit 1 listing the differences as block ranges"),
             Arg::new("e820").long("e820").action(ArgAction::SetTrue).global(true)
                 .help("The memory map as e820-style ranges: RAM online, RAM offline, device"),
             flag("all", 'a', "List each individual memory block"),
