@@ -5,13 +5,16 @@
 use std::fs;
 use std::path::Path;
 
-use sparsemem::capacity::{MAX_BOOT_RANGES, MAX_NODES, MAX_SECTIONS, MAX_SUBSECTIONS};
+use sparsemem::capacity::{
+    MAX_BOOT_RANGES, MAX_NODES, MAX_SECTIONS, MAX_SHARED_DEVICE_SECTIONS, MAX_SUBSECTIONS,
+};
 use sparsemem::SparseMap;
 
 use crate::input::read_bounded;
 use crate::Failure;
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
+/// The smallest header (versions 1 and 2; version 3 adds a count).
 const HEADER: usize = 68;
 const CRC: usize = 4;
 
@@ -19,7 +22,8 @@ const CRC: usize = 4;
 /// record sizes at full capacity; zone spans: at most 7 zones per node).
 pub fn max_bytes() -> u64 {
     let sections = MAX_SECTIONS * (16 + MAX_SUBSECTIONS.div_ceil(4) + 12);
-    (HEADER + MAX_BOOT_RANGES * 20 + sections + MAX_NODES * 7 * 32 + CRC) as u64
+    let shared = MAX_SHARED_DEVICE_SECTIONS * (8 + MAX_SUBSECTIONS);
+    (HEADER + 4 + MAX_BOOT_RANGES * 20 + sections + MAX_NODES * 7 * 32 + shared + CRC) as u64
 }
 
 /// A reflected CRC-32 with initial value and final XOR 0xFFFFFFFF, bit by bit (a
@@ -39,7 +43,7 @@ fn crc32(poly: u32, bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// CRC-32C (Castagnoli), snapshot version 2.
+/// CRC-32C (Castagnoli), snapshot versions 2 and 3.
 pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
     crc32(0x82F6_3B78, bytes)
 }
@@ -60,11 +64,11 @@ pub fn check_format(buf: &[u8]) -> Result<(), String> {
     }
     let version = le_u32(buf, 8);
     let crc: fn(&[u8]) -> u32 = match version {
-        2 => crc32c,
+        2 | 3 => crc32c,
         1 => crc32_ieee,
         v => {
             return Err(format!(
-                "unknown format version {v} (this memmap reads 1 and 2)"
+                "unknown format version {v} (this memmap reads 1 to 3)"
             ))
         }
     };
