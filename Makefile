@@ -5,9 +5,9 @@ CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
 .PHONY: c-lib test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all \
-	install install-memmap install-check
+	install install-c install-memmap install-check install-check-c install-check-memmap
 
-test: lint rust-test install-check loom no-std header-check c-abi c-test
+test: lint rust-test loom no-std header-check c-abi c-test install-check
 
 # The quick loop while editing (well under a minute once built): format, clippy and
 # the core's unit tests.
@@ -96,6 +96,61 @@ c-abi: c-lib
 	@q=$$(nm target/debug/libsparsemem_ffi.so | grep -ci 'panic' || true); \
 	  echo "the debug build holds $$q panic symbols (the check can see them)"; test "$$q" -gt 0
 
+# Installs the C library as C projects expect it (GNU layout; DESTDIR for staging):
+# the header, libsparsemem.a, libsparsemem.so.X.Y.Z with its SONAME link .so.X and
+# its development link .so, a pkg-config file and a CMake package (find_package).
+# The CMake files find everything relative to themselves, so a staged tree works too.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+CMAKE_DIR := $(LIBDIR)/cmake/sparsemem
+PKG_SUBST := sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	-e 's|@VERSION@|$(VERSION)|g; s|@MAJOR@|$(MAJOR)|g; s|@MINOR@|$(MINOR)|g' \
+	-e 's|@CMAKE_TO_PREFIX@|$(shell realpath -m --relative-to=$(CMAKE_DIR) $(PREFIX))|' \
+	-e 's|@LIBDIR_REL@|$(shell realpath -m --relative-to=$(PREFIX) $(LIBDIR))|' \
+	-e 's|@INCLUDEDIR_REL@|$(shell realpath -m --relative-to=$(PREFIX) $(INCLUDEDIR))|'
+install: install-c
+install-c: c-lib
+	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKE_DIR)
+	install -m 644 include/sparsemem.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(C_LIB_DIR)/libsparsemem.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(C_LIB_DIR)/libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsparsemem.so.$(MAJOR)
+	ln -sf libsparsemem.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libsparsemem.so
+	$(PKG_SUBST) ffi/pkg/sparsemem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sparsemem.pc
+	$(PKG_SUBST) ffi/pkg/sparsemem-config.cmake.in > $(DESTDIR)$(CMAKE_DIR)/sparsemem-config.cmake
+	$(PKG_SUBST) ffi/pkg/sparsemem-config-version.cmake.in > $(DESTDIR)$(CMAKE_DIR)/sparsemem-config-version.cmake
+
+# Installs into a staging tree (DESTDIR, PREFIX=/usr as a distribution package would)
+# and builds c-tests/installed/consumer.c against it twice: with pkg-config (shared
+# library, by -lsparsemem) and with CMake's find_package (shared and static), and runs
+# each; find_package must refuse the next minor version.
+STAGE := $(CURDIR)/target/c/stage
+install-check: install-check-c install-check-memmap
+install-check-c:
+	rm -rf $(STAGE) target/c/consumer-cmake target/c/consumer-cmake-next
+	$(MAKE) --no-print-directory install-c DESTDIR=$(STAGE) PREFIX=/usr
+	@test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so)" = libsparsemem.so.$(MAJOR) && \
+	  test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so.$(MAJOR))" = libsparsemem.so.$(VERSION) || \
+	  { echo "install: wrong .so links"; exit 1; }
+	PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig; \
+	  export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR; \
+	  test "$$(pkg-config --modversion sparsemem)" = $(VERSION) && \
+	  $(CC) -std=c11 -Wall -Werror c-tests/installed/consumer.c $$(pkg-config --cflags --libs sparsemem) \
+	    -o target/c/consumer-pkgconfig
+	readelf -d target/c/consumer-pkgconfig | grep -q 'NEEDED.*\[libsparsemem.so.$(MAJOR)\]'
+	LD_LIBRARY_PATH=$(STAGE)/usr/lib target/c/consumer-pkgconfig
+	cmake -S c-tests/installed -B target/c/consumer-cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr \
+	  -DSMEM_WANT_VERSION=$(MAJOR).$(MINOR) > /dev/null
+	cmake --build target/c/consumer-cmake > /dev/null
+	target/c/consumer-cmake/consumer
+	target/c/consumer-cmake/consumer_static
+	@# The package's version file refuses the next minor version (0.x: incompatible).
+	@! cmake -S c-tests/installed -B target/c/consumer-cmake-next -DCMAKE_PREFIX_PATH=$(STAGE)/usr \
+	  -DSMEM_WANT_VERSION=$(MAJOR).$(shell echo $$(($(MINOR) + 1))) > /dev/null 2>&1 || \
+	  { echo "find_package accepted an incompatible version"; exit 1; }
+
 # The C differential driver replays traces of the Rust reference model: write them first.
 c-test: c-abi
 	$(CARGO) test -p sparsemem --test differential traces_for_the_c_driver
@@ -110,7 +165,6 @@ run:
 # `make install [PREFIX=/usr/local] [DESTDIR=]`. memmap's part: the binary and its man
 # pages (memmap.1, memmap-run.1), generated from the clap definition by the hidden
 # `--generate-man DIR` flag (no build script: the pages come from the binary built).
-PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
 install: install-memmap
@@ -123,7 +177,7 @@ install-memmap:
 # install-memmap into a staging directory: the installed binary runs, its man page
 # documents an lsmem option.
 INSTALL_CHECK := $(CURDIR)/target/install-check
-install-check:
+install-check-memmap:
 	rm -rf $(INSTALL_CHECK)
 	$(MAKE) --no-print-directory install-memmap DESTDIR=$(INSTALL_CHECK) PREFIX=/usr
 	$(INSTALL_CHECK)/usr/bin/memmap --version
