@@ -254,6 +254,53 @@ static void test_device_nodes_share_a_section(void **state) {
     free(m);
 }
 
+/* Capacity: section slots are handed out a leaf (an aligned run of SMEM_SECTIONS_PER_LEAF
+ * section numbers) at a time, so any set of sections fits that touches at most
+ * SMEM_MAX_LEAVES runs. The contract's floor for the default build: 256 sections
+ * scattered one per run, and SMEM_MAX_SECTIONS (4 TiB of 128 MiB sections) in runs. */
+#define SECTION (128 * MIB)
+#define RUN ((uint64_t)SMEM_SECTIONS_PER_LEAF * SECTION)
+
+static smem_map *booted_empty(void) {
+    smem_map *m = new_map();
+    assert_int_equal(smem_boot_finish(m), SMEM_OK);
+    return m;
+}
+
+static void test_capacity_sections_scattered_one_per_run(void **state) {
+    (void)state;
+    assert_int_equal(SMEM_MAX_SECTIONS, SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF);
+    assert_true(SMEM_MAX_LEAVES >= 256 && SMEM_SECTIONS_PER_LEAF == 128);
+    smem_map *m = booted_empty();
+    for (uint64_t i = 0; i < SMEM_MAX_LEAVES; i++)
+        assert_int_equal(smem_add_memory(m, 0, i * RUN + (i % SMEM_SECTIONS_PER_LEAF) * SECTION, SECTION), SMEM_OK);
+    struct smem_stats st;
+    assert_int_equal(smem_stats(m, &st), SMEM_OK);
+    assert_int_equal(st.present_sections, SMEM_MAX_LEAVES);
+    /* One run more is refused, RAM or device memory; another section of a run in use fits. */
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOMEM, smem_add_memory(m, 0, SMEM_MAX_LEAVES * RUN, SECTION));
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOMEM, smem_add_device(m, 0, SMEM_MAX_LEAVES * RUN + RUN - 2 * MIB, 2 * MIB));
+    assert_int_equal(smem_add_memory(m, 0, RUN - SECTION, SECTION), SMEM_OK);
+    free(m);
+}
+
+static void test_capacity_max_sections_in_runs(void **state) {
+    (void)state;
+    assert_true(SMEM_MAX_SECTIONS >= 32768);
+    smem_map *m = booted_empty();
+    assert_int_equal(smem_add_memory(m, 1, 0, SMEM_MAX_SECTIONS * SECTION), SMEM_OK);
+    struct smem_stats st;
+    assert_int_equal(smem_stats(m, &st), SMEM_OK);
+    assert_int_equal(st.present_sections, SMEM_MAX_SECTIONS);
+    assert_int_equal(st.blocks, SMEM_MAX_SECTIONS);
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOMEM, smem_add_memory(m, 1, SMEM_MAX_SECTIONS * SECTION, SECTION));
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOMEM, smem_add_device(m, 1, (SMEM_MAX_SECTIONS + 1) * SECTION, 2 * MIB));
+    /* A removed section's slot is free again: its leaf stays with its run. */
+    assert_int_equal(smem_remove_memory(m, 0, SECTION), SMEM_OK);
+    assert_int_equal(smem_add_device(m, 1, 0, 2 * MIB), SMEM_OK);
+    free(m);
+}
+
 static int range_cb(void *ctx, const smem_range *r) {
     smem_range *out = ctx;
     int n = (int)out[0].size;
@@ -362,6 +409,8 @@ int main(void) {
         cmocka_unit_test(test_memory_hotplug),
         cmocka_unit_test(test_device_memory),
         cmocka_unit_test(test_device_nodes_share_a_section),
+        cmocka_unit_test(test_capacity_sections_scattered_one_per_run),
+        cmocka_unit_test(test_capacity_max_sections_in_runs),
         cmocka_unit_test(test_ranges_and_snapshots),
         cmocka_unit_test(test_notifiers),
     };

@@ -191,8 +191,17 @@ typedef struct smem_range smem_range;
 // Section numbers are below 2^this.
 #define SMEM_MAX_SECTION_NR_BITS 25
 
-// Section slots (sections present at once, handed out 128 at a time).
+// Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
+// at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
+// aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
+// runs, SMEM_MAX_LEAVES sections scattered one per run.
 #define SMEM_MAX_SECTIONS 32768
+
+// Sections per table leaf (a run of section numbers that shares one leaf).
+#define SMEM_SECTIONS_PER_LEAF 128
+
+// Table leaves (see SMEM_MAX_SECTIONS).
+#define SMEM_MAX_LEAVES 256
 
 // Sub-sections per section the table holds.
 #define SMEM_MAX_SUBSECTIONS 256

@@ -138,8 +138,15 @@ pub const SMEM_VERSION_PATCH: u32 = 0;
 pub const SMEM_MAX_PHYS_BITS: u32 = 52;
 /// Section numbers are below 2^this.
 pub const SMEM_MAX_SECTION_NR_BITS: usize = 25;
-/// Section slots (sections present at once, handed out 128 at a time).
+/// Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
+/// at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
+/// aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
+/// runs, SMEM_MAX_LEAVES sections scattered one per run.
 pub const SMEM_MAX_SECTIONS: usize = 32768;
+/// Sections per table leaf (a run of section numbers that shares one leaf).
+pub const SMEM_SECTIONS_PER_LEAF: usize = 128;
+/// Table leaves (see SMEM_MAX_SECTIONS).
+pub const SMEM_MAX_LEAVES: usize = 256;
 /// Sub-sections per section the table holds.
 pub const SMEM_MAX_SUBSECTIONS: usize = 256;
 /// 64-bit words of the active and device masks.
@@ -335,4 +342,7 @@ const _: () = assert!(SMEM_MAX_BOOT_RANGES == sparsemem::capacity::MAX_BOOT_RANG
 const _: () =
     assert!(SMEM_MAX_SHARED_DEVICE_SECTIONS == sparsemem::capacity::MAX_SHARED_DEVICE_SECTIONS);
 const _: () = assert!(SMEM_MAX_SECTIONS == sparsemem::capacity::MAX_SECTIONS);
+const _: () = assert!(SMEM_SECTIONS_PER_LEAF == sparsemem::capacity::SECTIONS_PER_LEAF);
+const _: () = assert!(SMEM_MAX_LEAVES == sparsemem::capacity::MAX_LEAVES);
+const _: () = assert!(SMEM_MAX_SECTIONS == SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF);
 const _: () = assert!(SMEM_MAX_SECTION_NR_BITS == sparsemem::capacity::MAX_SECTION_NR_BITS);

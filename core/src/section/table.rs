@@ -10,13 +10,13 @@
 use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Ordering};
 
 use crate::addr::SectionNr;
-use crate::capacity::{MAX_SECTIONS, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
+use crate::capacity::{MAX_LEAVES, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
 use crate::error::{Error, Result};
 use crate::section::Section;
 use crate::sync::order::{Assign, Before, Guard, Held, OrderedLock, Sections};
 
-/// Leaves in the pool.
-pub(crate) const NR_LEAVES: usize = MAX_SECTIONS.div_ceil(SECTIONS_PER_LEAF);
+/// Leaves in the pool (build.rs rounds the section slots up to whole leaves).
+pub(crate) const NR_LEAVES: usize = MAX_LEAVES;
 /// Root entries: one per leaf-sized run of section numbers.
 pub(crate) const NR_ROOTS: usize = {
     let n = (1usize << MAX_SECTION_NR_BITS) / SECTIONS_PER_LEAF;
