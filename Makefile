@@ -71,13 +71,19 @@ c-lib:
 	ln -sf libsparsemem.so.$(MAJOR) $(C_LIB_DIR)/libsparsemem.so
 
 # The C library (needs no cbindgen: the header is checked in; `make header-check`,
-# part of `make test`, is what needs it): header clean as C99 and C++17; only smem_* symbols
+# part of `make test`, is what needs it): header clean as C99 and C++17, every function
+# with a documented return value; only smem_* symbols
 # global in libsparsemem.a and exported by libsparsemem.so; and no panic path in cargo's
 # shared library (rustc links a cdylib with --gc-sections, so what remains is what the
 # exported functions can reach).
 c-abi: c-lib
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c include/sparsemem.h
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude -fsyntax-only -x c++ include/sparsemem.h
+	@# Every function that returns a value documents it (kernel-doc `Return:`).
+	@f=$$(grep -cE '^[a-z].*[ *]smem_[a-z0-9_]+\(' include/sparsemem.h); \
+	  v=$$(grep -cE '^void smem_[a-z0-9_]+\(' include/sparsemem.h); \
+	  r=$$(grep -c '^ \* Return: ' include/sparsemem.h); \
+	  echo "sparsemem.h: $$f functions, $$r with a Return: section, $$v void"; test "$$r" -eq $$((f - v))
 	@a=$$(nm -g --defined-only $(C_LIB_DIR)/libsparsemem.a | grep -c ' T smem_'); \
 	  ax=$$(nm -g --defined-only $(C_LIB_DIR)/libsparsemem.a | grep ' [A-Z] ' | grep -vc ' smem_' || true); \
 	  d=$$(nm -D --defined-only $(C_LIB_DIR)/libsparsemem.so | grep -c ' T smem_'); \

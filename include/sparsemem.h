@@ -16,323 +16,539 @@ typedef struct smem_config smem_config;
 typedef struct smem_range smem_range;
 
 
-// Success.
+/**
+ * Success.
+ */
 #define SMEM_OK 0
 
-// A notifier vetoed with a positive value.
+/**
+ * A notifier vetoed with a positive value.
+ */
 #define SMEM_EPERM (-1)
 
-// No such block / section / range; removing what was never added.
+/**
+ * No such block / section / range; removing what was never added.
+ */
 #define SMEM_ENOENT (-2)
 
-// Device memory requested over System RAM pages.
+/**
+ * Device memory requested over System RAM pages.
+ */
 #define SMEM_ENXIO (-6)
 
-// Range ends beyond max_phys_bits.
+/**
+ * Range ends beyond max_phys_bits.
+ */
 #define SMEM_E2BIG (-7)
 
-// The map's static capacity is exhausted.
+/**
+ * The map's static capacity is exhausted.
+ */
 #define SMEM_ENOMEM (-12)
 
-// An online block is in the way; a block is mid-transition.
+/**
+ * An online block is in the way; a block is mid-transition.
+ */
 #define SMEM_EBUSY (-16)
 
-// Overlap with memory that is already present.
+/**
+ * Overlap with memory that is already present.
+ */
 #define SMEM_EEXIST (-17)
 
-// Bad argument, misalignment, wrong state, holes, mixed zones/nodes, corrupt snapshot.
+/**
+ * Bad argument, misalignment, wrong state, holes, mixed zones/nodes, corrupt snapshot.
+ */
 #define SMEM_EINVAL (-22)
 
-// Caller's output buffer too small.
+/**
+ * Caller's output buffer too small.
+ */
 #define SMEM_ENOSPC (-28)
 
-// No zone.
+/**
+ * No zone.
+ */
 #define SMEM_ZONE_NONE 0
 
-// ZONE_DMA.
+/**
+ * ZONE_DMA.
+ */
 #define SMEM_ZONE_DMA 1
 
-// ZONE_DMA32.
+/**
+ * ZONE_DMA32.
+ */
 #define SMEM_ZONE_DMA32 2
 
-// ZONE_NORMAL.
+/**
+ * ZONE_NORMAL.
+ */
 #define SMEM_ZONE_NORMAL 3
 
-// ZONE_MOVABLE.
+/**
+ * ZONE_MOVABLE.
+ */
 #define SMEM_ZONE_MOVABLE 4
 
-// ZONE_DEVICE.
+/**
+ * ZONE_DEVICE.
+ */
 #define SMEM_ZONE_DEVICE 5
 
-// Node id not set.
+/**
+ * Node id not set.
+ */
 #define SMEM_NID_NONE (-1)
 
-// A boot block spanning several nodes.
+/**
+ * A boot block spanning several nodes.
+ */
 #define SMEM_NID_MIXED (-2)
 
-// Block state: online.
+/**
+ * Block state: online.
+ */
 #define SMEM_BLOCK_ONLINE 1
 
-// Block state: an offline is under way.
+/**
+ * Block state: an offline is under way.
+ */
 #define SMEM_BLOCK_GOING_OFFLINE 2
 
-// Block state: offline.
+/**
+ * Block state: offline.
+ */
 #define SMEM_BLOCK_OFFLINE 4
 
-// Block state: an online is under way.
+/**
+ * Block state: an online is under way.
+ */
 #define SMEM_BLOCK_GOING_ONLINE 8
 
-// Online into the default zone (Linux `online`).
+/**
+ * Online into the default zone (Linux `online`).
+ */
 #define SMEM_ONLINE 1
 
-// Online into the kernel zone.
+/**
+ * Online into the kernel zone.
+ */
 #define SMEM_ONLINE_KERNEL 2
 
-// Online into ZONE_MOVABLE.
+/**
+ * Online into ZONE_MOVABLE.
+ */
 #define SMEM_ONLINE_MOVABLE 3
 
-// Leave hot-added blocks offline.
+/**
+ * Leave hot-added blocks offline.
+ */
 #define SMEM_AUTO_OFFLINE 0
 
-// Online hot-added blocks into the default zone.
+/**
+ * Online hot-added blocks into the default zone.
+ */
 #define SMEM_AUTO_ONLINE 1
 
-// Online hot-added blocks into the kernel zone.
+/**
+ * Online hot-added blocks into the kernel zone.
+ */
 #define SMEM_AUTO_ONLINE_KERNEL 2
 
-// Online hot-added blocks into ZONE_MOVABLE.
+/**
+ * Online hot-added blocks into ZONE_MOVABLE.
+ */
 #define SMEM_AUTO_ONLINE_MOVABLE 3
 
-// Section flag: present.
+/**
+ * Section flag: present.
+ */
 #define SMEM_SECTION_PRESENT 1
 
-// Section flag: has a memory map (Linux HAS_MEM_MAP).
+/**
+ * Section flag: has a memory map (Linux HAS_MEM_MAP).
+ */
 #define SMEM_SECTION_VALID 2
 
-// Section flag: online.
+/**
+ * Section flag: online.
+ */
 #define SMEM_SECTION_ONLINE 4
 
-// Section flag: created at boot.
+/**
+ * Section flag: created at boot.
+ */
 #define SMEM_SECTION_EARLY 8
 
-// Section flag: a device range starts or ends inside.
+/**
+ * Section flag: a device range starts or ends inside.
+ */
 #define SMEM_SECTION_TAINT_DEVICE 16
 
-// Block flag: created from the boot map.
+/**
+ * Block flag: created from the boot map.
+ */
 #define SMEM_BLOCK_F_EARLY 1
 
-// Block flag: fewer System RAM pages than the block spans.
+/**
+ * Block flag: fewer System RAM pages than the block spans.
+ */
 #define SMEM_BLOCK_F_HOLES 2
 
-// Block flag: device sub-sections inside the block's sections.
+/**
+ * Block flag: device sub-sections inside the block's sections.
+ */
 #define SMEM_BLOCK_F_DEVICE 4
 
-// Block flag: boot RAM of several zones.
+/**
+ * Block flag: boot RAM of several zones.
+ */
 #define SMEM_BLOCK_F_MIXED_ZONES 8
 
-// Block flag: boot RAM of several nodes.
+/**
+ * Block flag: boot RAM of several nodes.
+ */
 #define SMEM_BLOCK_F_MIXED_NODES 16
 
-// Block flag: an offline request would pass every check of the library.
+/**
+ * Block flag: an offline request would pass every check of the library.
+ */
 #define SMEM_BLOCK_F_OFFLINABLE 32
 
-// Notifier event: an online is about to happen (may veto).
+/**
+ * Notifier event: an online is about to happen (may veto).
+ */
 #define SMEM_MEM_GOING_ONLINE 1
 
-// Notifier event: the block is online.
+/**
+ * Notifier event: the block is online.
+ */
 #define SMEM_MEM_ONLINE 2
 
-// Notifier event: a vetoed online is cancelled.
+/**
+ * Notifier event: a vetoed online is cancelled.
+ */
 #define SMEM_MEM_CANCEL_ONLINE 3
 
-// Notifier event: an offline is about to happen (may veto).
+/**
+ * Notifier event: an offline is about to happen (may veto).
+ */
 #define SMEM_MEM_GOING_OFFLINE 4
 
-// Notifier event: the block is offline.
+/**
+ * Notifier event: the block is offline.
+ */
 #define SMEM_MEM_OFFLINE 5
 
-// Notifier event: a vetoed offline is cancelled.
+/**
+ * Notifier event: a vetoed offline is cancelled.
+ */
 #define SMEM_MEM_CANCEL_OFFLINE 6
 
-// Pfn kind: neither RAM nor device memory.
+/**
+ * Pfn kind: neither RAM nor device memory.
+ */
 #define SMEM_PFN_HOLE 0
 
-// Pfn kind: System RAM.
+/**
+ * Pfn kind: System RAM.
+ */
 #define SMEM_PFN_RAM 1
 
-// Pfn kind: device memory.
+/**
+ * Pfn kind: device memory.
+ */
 #define SMEM_PFN_DEVICE 2
 
-// Range kind: System RAM, online.
+/**
+ * Range kind: System RAM, online.
+ */
 #define SMEM_RANGE_RAM_ONLINE 1
 
-// Range kind: System RAM, offline.
+/**
+ * Range kind: System RAM, offline.
+ */
 #define SMEM_RANGE_RAM_OFFLINE 2
 
-// Range kind: device memory.
+/**
+ * Range kind: device memory.
+ */
 #define SMEM_RANGE_DEVICE 3
 
-// No pfn.
+/**
+ * No pfn.
+ */
 #define SMEM_PFN_NONE 18446744073709551615ull
 
-// Library version, equal to the workspace version in Cargo.toml (c-tests compare it
-// with smem_version(), which is built from Cargo.toml).
+/**
+ * Library version, equal to the workspace version in Cargo.toml (c-tests compare it
+ * with smem_version(), which is built from Cargo.toml).
+ */
 #define SMEM_VERSION_MAJOR 0
 
-// Minor version.
+/**
+ * Minor version.
+ */
 #define SMEM_VERSION_MINOR 1
 
-// Patch version.
+/**
+ * Patch version.
+ */
 #define SMEM_VERSION_PATCH 0
 
-// Physical address bits a map can be configured with at most.
+/**
+ * Physical address bits a map can be configured with at most.
+ */
 #define SMEM_MAX_PHYS_BITS 52
 
-// Section numbers are below 2^this.
+/**
+ * Section numbers are below 2^this.
+ */
 #define SMEM_MAX_SECTION_NR_BITS 25
 
-// Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
-// at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
-// aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
-// runs, SMEM_MAX_LEAVES sections scattered one per run.
+/**
+ * Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
+ * at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
+ * aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
+ * runs, SMEM_MAX_LEAVES sections scattered one per run.
+ */
 #define SMEM_MAX_SECTIONS 32768
 
-// Sections per table leaf (a run of section numbers that shares one leaf).
+/**
+ * Sections per table leaf (a run of section numbers that shares one leaf).
+ */
 #define SMEM_SECTIONS_PER_LEAF 128
 
-// Table leaves (see SMEM_MAX_SECTIONS).
+/**
+ * Table leaves (see SMEM_MAX_SECTIONS).
+ */
 #define SMEM_MAX_LEAVES 256
 
-// Sub-sections per section the table holds.
+/**
+ * Sub-sections per section the table holds.
+ */
 #define SMEM_MAX_SUBSECTIONS 256
 
-// 64-bit words of the active and device masks.
+/**
+ * 64-bit words of the active and device masks.
+ */
 #define SMEM_SUBSECTION_WORDS 4
 
-// Node ids are 0 .. SMEM_MAX_NODES-1.
+/**
+ * Node ids are 0 .. SMEM_MAX_NODES-1.
+ */
 #define SMEM_MAX_NODES 64
 
-// Boot ranges smem_boot_add_ram accepts.
+/**
+ * Boot ranges smem_boot_add_ram accepts.
+ */
 #define SMEM_MAX_BOOT_RANGES 1024
 
-// Sections that may hold device memory of two or more nodes at once (each keeps a
-// node per sub-section); one more is SMEM_ENOMEM from smem_add_device.
-#define SMEM_MAX_SHARED_DEVICE_SECTIONS 64
+/**
+ * sizeof(smem_map).
+ */
+#define SMEM_MAP_BYTES 3181688
 
-// sizeof(smem_map).
-#define SMEM_MAP_BYTES 3198584
-
-// _Alignof(smem_map).
+/**
+ * _Alignof(smem_map).
+ */
 #define SMEM_MAP_ALIGN 8
 
-// SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-#define SMEM_MAP_WORDS 399823
+/**
+ * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
+ */
+#define SMEM_MAP_WORDS 397711
 
-// Configuration of a map (see `smem_init`).
+/**
+ * Configuration of a map (see `smem_init`).
+ */
 struct smem_config {
-  // 12 (4 KiB) .. 16 (64 KiB).
+  /**
+   * 12 (4 KiB) .. 16 (64 KiB).
+   */
   uint8_t page_shift;
-  // 21 (2 MiB).
+  /**
+   * 21 (2 MiB).
+   */
   uint8_t subsection_shift;
-  // 27 (128 MiB) on x86-64.
+  /**
+   * 27 (128 MiB) on x86-64.
+   */
   uint8_t section_shift;
-  // 46, 48 or 52; <= SMEM_MAX_PHYS_BITS.
+  /**
+   * 46, 48 or 52; <= SMEM_MAX_PHYS_BITS.
+   */
   uint8_t max_phys_bits;
-  // Non-zero: SMEM_ONLINE prefers Movable (Linux movable_node).
+  /**
+   * Non-zero: SMEM_ONLINE prefers Movable (Linux movable_node).
+   */
   uint8_t movable_node;
-  // SMEM_AUTO_*.
+  /**
+   * SMEM_AUTO_*.
+   */
   uint8_t auto_online;
-  // Memory block size in bytes: power of two, >= section size.
+  /**
+   * Memory block size in bytes: power of two, >= section size.
+   */
   uint64_t block_size;
-  // ZONE_DMA is [0, zone_dma_end); 0: no DMA zone.
+  /**
+   * ZONE_DMA is [0, zone_dma_end); 0: no DMA zone.
+   */
   uint64_t zone_dma_end;
-  // ZONE_DMA32 is [zone_dma_end, zone_dma32_end); 0: none.
+  /**
+   * ZONE_DMA32 is [zone_dma_end, zone_dma32_end); 0: none.
+   */
   uint64_t zone_dma32_end;
 };
 
-// Storage for a map. Opaque: C only sees its size and alignment.
+/**
+ * Storage for a map. Opaque: C only sees its size and alignment.
+ */
 struct smem_map {
-  // Private storage: never read or written by C.
+  /**
+   * Private storage: never read or written by C.
+   */
   uint64_t _opaque[SMEM_MAP_WORDS];
 };
 
-// Everything about one pfn.
+/**
+ * Everything about one pfn.
+ */
 struct smem_pfn_info {
   uint64_t section_nr;
   uint64_t block_id;
-  // SMEM_SECTION_*.
+  /**
+   * SMEM_SECTION_*.
+   */
   uint32_t section_flags;
-  // The block's nid (SMEM_NID_MIXED too); in no block: the device range's nid for a
-  // device pfn, else SMEM_NID_NONE.
+  /**
+   * The block's nid (SMEM_NID_MIXED too); in no block: the device range's nid for a
+   * device pfn, else SMEM_NID_NONE.
+   */
   int32_t nid;
-  // SMEM_PFN_HOLE / RAM / DEVICE, page-granular.
+  /**
+   * SMEM_PFN_HOLE / RAM / DEVICE, page-granular.
+   */
   uint8_t kind;
-  // An online RAM pfn: its own zone; SMEM_ZONE_DEVICE for device pfns; else NONE.
+  /**
+   * An online RAM pfn: its own zone; SMEM_ZONE_DEVICE for device pfns; else NONE.
+   */
   uint8_t zone;
-  // SMEM_BLOCK_*, or 0 when the pfn lies in no block.
+  /**
+   * SMEM_BLOCK_*, or 0 when the pfn lies in no block.
+   */
   uint8_t block_state;
-  // == smem_pfn_valid.
+  /**
+   * == smem_pfn_valid.
+   */
   uint8_t valid;
-  // == smem_pfn_online.
+  /**
+   * == smem_pfn_online.
+   */
   uint8_t online;
 };
 
-// A section's flags and sub-section masks.
+/**
+ * A section's flags and sub-section masks.
+ */
 struct smem_section_info {
   uint64_t nr;
-  // SMEM_SECTION_*.
+  /**
+   * SMEM_SECTION_*.
+   */
   uint32_t flags;
-  // Sub-sections per section.
+  /**
+   * Sub-sections per section.
+   */
   uint32_t nr_subsections;
-  // Bit i: sub-section i active.
+  /**
+   * Bit i: sub-section i active.
+   */
   uint64_t active[SMEM_SUBSECTION_WORDS];
-  // Bit i: sub-section i is device memory.
+  /**
+   * Bit i: sub-section i is device memory.
+   */
   uint64_t device[SMEM_SUBSECTION_WORDS];
 };
 
-// A memory block (Linux memoryN).
+/**
+ * A memory block (Linux memoryN).
+ */
 struct smem_block_info {
-  // First section nr / sections per block; Linux memoryN and phys_index.
+  /**
+   * First section nr / sections per block; Linux memoryN and phys_index.
+   */
   uint64_t id;
-  // Physical address.
+  /**
+   * Physical address.
+   */
   uint64_t start;
-  // == block_size.
+  /**
+   * == block_size.
+   */
   uint64_t size;
-  // System RAM pages in the block.
+  /**
+   * System RAM pages in the block.
+   */
   uint64_t present_pages;
-  // Node, or SMEM_NID_MIXED.
+  /**
+   * Node, or SMEM_NID_MIXED.
+   */
   int32_t nid;
-  // SMEM_BLOCK_F_*.
+  /**
+   * SMEM_BLOCK_F_*.
+   */
   uint32_t flags;
-  // SMEM_BLOCK_*.
+  /**
+   * SMEM_BLOCK_*.
+   */
   uint8_t state;
-  // Zone while online; SMEM_ZONE_NONE when offline or mixed.
+  /**
+   * Zone while online; SMEM_ZONE_NONE when offline or mixed.
+   */
   uint8_t zone;
-  // Zone SMEM_ONLINE would choose now; SMEM_ZONE_NONE for an online block.
+  /**
+   * Zone SMEM_ONLINE would choose now; SMEM_ZONE_NONE for an online block.
+   */
   uint8_t default_zone;
-  // Bit (1 << zone) per zone listed by Linux valid_zones; 0 = "none".
+  /**
+   * Bit (1 << zone) per zone listed by Linux valid_zones; 0 = "none".
+   */
   uint8_t valid_zones;
 };
 
-// Block walk callback: non-zero stops the walk and is returned.
+/**
+ * Block walk callback: non-zero stops the walk and is returned.
+ */
 typedef int (*smem_block_fn)(void *ctx, const struct smem_block_info *block);
 
-// Notifier: non-zero from a GOING_* event vetoes.
+/**
+ * Notifier: non-zero from a GOING_* event vetoes.
+ */
 typedef int (*smem_notifier_fn)(void *ctx, uint8_t event, const struct smem_block_info *block);
 
-// A page-granular range of memory.
+/**
+ * A page-granular range of memory.
+ */
 struct smem_range {
   uint64_t start;
   uint64_t size;
   int32_t nid;
-  // SMEM_RANGE_*.
+  /**
+   * SMEM_RANGE_*.
+   */
   uint8_t kind;
 };
 
-// Range walk callback: non-zero stops the walk and is returned.
+/**
+ * Range walk callback: non-zero stops the walk and is returned.
+ */
 typedef int (*smem_range_fn)(void *ctx, const struct smem_range *range);
 
-// Whole-map counters.
+/**
+ * Whole-map counters.
+ */
 struct smem_stats {
   uint64_t present_sections;
   uint64_t online_sections;
@@ -347,196 +563,475 @@ struct smem_stats {
 extern "C" {
 #endif // __cplusplus
 
-// A static, non-NULL, human-readable string for an error value.
+/**
+ * smem_strerror() - The text of an error value.
+ * @err: SMEM_OK or a negative errno.
+ *
+ * Return: a static, NUL-terminated, never-NULL string; "unknown error" for a value
+ * that is not one of the SMEM_E* codes (a notifier's own errno, say).
+ */
 const char *smem_strerror(int err);
 
-// The Linux sysfs name of a zone; "none" for SMEM_ZONE_NONE and unknown values.
+/**
+ * smem_zone_name() - The Linux sysfs name of a zone.
+ * @zone: SMEM_ZONE_*.
+ *
+ * Return: "DMA", "DMA32", "Normal", "Movable" or "Device"; "none" for SMEM_ZONE_NONE and
+ * any unknown value. Static, never NULL.
+ */
 const char *smem_zone_name(uint8_t zone);
 
-// The library version, equal to SMEM_VERSION_MAJOR.MINOR.PATCH.
+/**
+ * smem_version() - The library's version.
+ *
+ * Return: "MAJOR.MINOR.PATCH", static, never NULL. Compare it with SMEM_VERSION_* to
+ * catch a header that does not belong to the library a program runs with.
+ */
 const char *smem_version(void);
 
-// sizeof(smem_map) of the library: compare with SMEM_MAP_BYTES.
+/**
+ * smem_map_bytes() - sizeof(smem_map) in the library.
+ *
+ * Return: the library's map size. A program compiled with a header of another
+ * capacity or target sees it differ from SMEM_MAP_BYTES.
+ */
 size_t smem_map_bytes(void);
 
-// Fills the x86-64 preset: 12/21/27/46, 128 MiB blocks, DMA < 16 MiB, DMA32 < 4 GiB.
+/**
+ * smem_config_x86_64() - Fill a configuration with x86-64 preset.
+ * @cfg: the configuration to fill; NULL is ignored.
+ *
+ * Fills every field with the x86-64 preset: 4 KiB pages, 2 MiB sub-sections, 128 MiB sections and blocks, 46 physical address bits, ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB.
+ */
 void smem_config_x86_64(struct smem_config *cfg);
 
-// Fills the arm64 4 KiB preset: 12/21/27/48, 128 MiB blocks, DMA32 < 4 GiB.
+/**
+ * smem_config_arm64_4k() - Fill a configuration with arm64 4 KiB-page preset.
+ * @cfg: the configuration to fill; NULL is ignored.
+ *
+ * Fills every field with the arm64 4 KiB-page preset: 2 MiB sub-sections, 128 MiB sections and blocks, 48 physical address bits, no ZONE_DMA, ZONE_DMA32 below 4 GiB.
+ */
 void smem_config_arm64_4k(struct smem_config *cfg);
 
-// Fills the arm64 64 KiB preset: 16/21/29/48, 512 MiB blocks, 256 sub-sections.
+/**
+ * smem_config_arm64_64k() - Fill a configuration with arm64 64 KiB-page preset.
+ * @cfg: the configuration to fill; NULL is ignored.
+ *
+ * Fills every field with the arm64 64 KiB-page preset: 2 MiB sub-sections (256 per section), 512 MiB sections and blocks, 48 physical address bits.
+ */
 void smem_config_arm64_64k(struct smem_config *cfg);
 
-// Initialises (or resets) a map in caller-provided storage, whatever it held.
-//
-// # Safety
-// `map` is NULL or points to `SMEM_MAP_BYTES` writable bytes not in use by any other
-// call; `cfg` is NULL or points to a readable smem_config.
+/**
+ * smem_init() - Initialise or reset a map in storage the caller provides.
+ * @map: SMEM_MAP_BYTES bytes aligned to SMEM_MAP_ALIGN, in any state (they need not be
+ *       zeroed), not in use by any other call.
+ * @cfg: the configuration, read only.
+ *
+ * Context: must not run concurrently with any other call on @map.
+ *
+ * Return: SMEM_OK, or on failure, with the storage untouched:
+ * * SMEM_EINVAL - @map or @cfg is NULL; @map is not aligned to SMEM_MAP_ALIGN; the
+ *   configuration breaks a rule of docs/semantics.md, "Geometry": page_shift outside
+ *   12..16, shifts out of order, more than SMEM_MAX_SUBSECTIONS sub-sections per
+ *   section, more than SMEM_MAX_SECTION_NR_BITS bits of section number, max_phys_bits
+ *   above SMEM_MAX_PHYS_BITS, a block size that is not a power of two between the
+ *   section size and 2^max_phys_bits, unaligned or disordered zone ends, an unknown
+ *   auto_online.
+ */
 int smem_init(struct smem_map *map, const struct smem_config *cfg);
 
-// Registers one System RAM range of the firmware map (byte-granular, rounded inward).
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_boot_add_ram() - Register one System RAM range of the firmware map.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: its node, 0 .. SMEM_MAX_NODES-1.
+ * @start: physical address, byte-granular (rounded up to a page).
+ * @size: bytes (the end is rounded down to a page; a range empty after rounding is
+ *        accepted and ignored).
+ *
+ * Ranges arrive in any order (e820 type 1, EFI conventional memory, device-tree memory).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() already succeeded; @size is 0; @start
+ *   + @size wraps past 2^64; @nid is invalid.
+ * * SMEM_E2BIG - the range ends beyond max_phys_bits.
+ * * SMEM_EEXIST - the range overlaps one already registered.
+ * * SMEM_ENOMEM - SMEM_MAX_BOOT_RANGES ranges are registered already.
+ */
 int smem_boot_add_ram(struct smem_map *map, int32_t nid, uint64_t start, uint64_t size);
 
-// Builds early sections, blocks and zone spans from the registered ranges.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_boot_finish() - Build the boot memory: early sections, online blocks, zone spans.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ *
+ * Every block that holds registered RAM becomes ONLINE and EARLY, as Linux does at boot.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() already succeeded.
+ * * SMEM_ENOMEM - the registered RAM touches more aligned runs of SMEM_SECTIONS_PER_LEAF
+ *   sections than SMEM_MAX_LEAVES.
+ */
 int smem_boot_finish(struct smem_map *map);
 
-// Linux pfn_valid(); false for a NULL map. Wait-free on every target: a fixed
-// number of loads, never a lock or a retry (callable from an interrupt handler that
-// preempted a writer).
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_pfn_valid() - Linux pfn_valid(): does the pfn have a memory map?
+ * @map: an initialised map, only read or NULL.
+ * @pfn: page frame number.
+ *
+ * Context: wait-free on every target: a fixed number of loads, never a lock or a retry,
+ * so it may run in an interrupt handler that preempted a writer.
+ *
+ * Return: true for every pfn of an early section (holes included) and for a pfn of an
+ * active sub-section; false otherwise, beyond max_phys_bits, and for a NULL @map.
+ */
 bool smem_pfn_valid(const struct smem_map *map, uint64_t pfn);
 
-// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map. Never a
-// lock or a retry, on every target.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_pfn_online() - Linux pfn_to_online_page() != NULL, page-precise.
+ * @map: an initialised map, only read or NULL.
+ * @pfn: page frame number.
+ *
+ * Context: never a lock or a retry, on every target.
+ *
+ * Return: true for a System RAM page of an online block (not device memory, not a
+ * firmware hole); false otherwise and for a NULL @map.
+ */
 bool smem_pfn_online(const struct smem_map *map, uint64_t pfn);
 
-// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map). Never a lock
-// or a retry, on every target; its steps grow with the populated table only.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_next_valid_pfn() - The first valid pfn at or above a pfn.
+ * @map: an initialised map, only read or NULL.
+ * @pfn: where to start.
+ *
+ * Context: never a lock or a retry, on every target; its steps grow with the populated
+ * table only.
+ *
+ * Return: the first pfn >= @pfn for which smem_pfn_valid() is true, or SMEM_PFN_NONE
+ * when there is none and for a NULL @map.
+ */
 uint64_t smem_next_valid_pfn(const struct smem_map *map, uint64_t pfn);
 
-// Everything about one pfn. SMEM_ENOENT: section not present. Never a lock or a
-// retry, on every target; every field comes from one state of the map (the block's
-// node, state and zone with the pfn's online answer), with the two exceptions that
-// core/src/concurrency.rs states (a TAINT_DEVICE flag one step behind a racing device
-// add; the device nid of a section whose device memory was replaced by another node's
-// during the call).
-//
-// # Safety
-// `map` is NULL or an initialised map; `out` is NULL or writable.
+/**
+ * smem_pfn_info() - Everything about one pfn.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @pfn: page frame number.
+ * @out: where the answer is written (NULL: SMEM_EINVAL); untouched on failure.
+ *
+ * Context: never a lock or a retry, on every target. Every field comes from one state
+ * of the map (the block's node, state and zone with the pfn's online answer), with two
+ * narrow exceptions: a TAINT_DEVICE flag may be one step behind a racing device add, and
+ * the device nid of a section whose device memory another node's replaced during the call.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or @out is NULL.
+ * * SMEM_ENOENT - the pfn's section is not present (or lies beyond max_phys_bits).
+ */
 int smem_pfn_info(const struct smem_map *map, uint64_t pfn, struct smem_pfn_info *out);
 
-// A section's flags and masks. SMEM_ENOENT if absent.
-//
-// # Safety
-// `map` is NULL or an initialised map; `out` is NULL or writable.
+/**
+ * smem_section_info() - A section's flags and sub-section masks.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @section_nr: the section number.
+ * @out: where the section is written (NULL: SMEM_EINVAL); untouched on failure.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or @out is NULL.
+ * * SMEM_ENOENT - the section is not present.
+ */
 int smem_section_info(const struct smem_map *map, uint64_t section_nr, struct smem_section_info *out);
 
-// A memory block. SMEM_ENOENT if it does not exist. Never a lock; on targets
-// without 64-bit atomics it may retry while a zone span is being stored.
-//
-// # Safety
-// `map` is NULL or an initialised map; `out` is NULL or writable.
+/**
+ * smem_block_info() - A memory block, as Linux's /sys/devices/system/memory/memoryN shows it.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @block_id: the block id (Linux memoryN).
+ * @out: where the block is written (NULL: SMEM_EINVAL); untouched on failure.
+ *
+ * Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+ * is being stored.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or @out is NULL.
+ * * SMEM_ENOENT - no such block.
+ */
 int smem_block_info(const struct smem_map *map, uint64_t block_id, struct smem_block_info *out);
 
-// The Linux sysfs valid_zones text, NUL-terminated. SMEM_ENOSPC when `len` is short.
-// Never a lock; on targets without 64-bit atomics it may retry while a zone span is
-// being stored.
-//
-// # Safety
-// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes.
+/**
+ * smem_block_valid_zones_str() - The Linux sysfs valid_zones text of a block.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @block_id: the block id.
+ * @buf: where the text is written, NUL-terminated, without a newline.
+ * @len: bytes at @buf.
+ *
+ * Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+ * is being stored.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or @buf is NULL.
+ * * SMEM_ENOENT - no such block.
+ * * SMEM_ENOSPC - @len is too small for the text and its NUL.
+ */
 int smem_block_valid_zones_str(const struct smem_map *map, uint64_t block_id, char *buf, size_t len);
 
-// Visits the blocks in ascending id order; a non-zero return from `fn` stops the walk
-// and is returned. Never a lock; on targets without 64-bit atomics it may retry while
-// a zone span is being stored.
-//
-// # Safety
-// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
+/**
+ * smem_for_each_block() - Call a function for every block, in ascending id order.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @fn: called with @ctx and each block; a non-zero return stops the walk.
+ * @ctx: passed to @fn.
+ *
+ * Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+ * is being stored.
+ *
+ * Return: SMEM_OK when @fn returned 0 for every block, or:
+ * * SMEM_EINVAL - @map or @fn is NULL.
+ * * the non-zero value @fn returned, which stopped the walk.
+ */
 int smem_for_each_block(const struct smem_map *map, smem_block_fn fn, void *ctx);
 
-// Hot-adds System RAM at memory-block granularity.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_add_memory() - Hot-add System RAM, in whole memory blocks.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node of the new memory, 0 .. SMEM_MAX_NODES-1.
+ * @start: physical address, a multiple of the block size.
+ * @size: bytes, a non-zero multiple of the block size.
+ *
+ * The new blocks are OFFLINE, or onlined as the configuration's auto_online says (an
+ * auto-online that fails, vetoed by the notifier for instance, leaves its block offline
+ * and does not fail the call).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @nid is
+ *   invalid; @size is 0; @start + @size wraps; @start or @size is not a multiple of the
+ *   block size.
+ * * SMEM_E2BIG - the range ends beyond max_phys_bits.
+ * * SMEM_EEXIST - a section of the range is already present (RAM or device memory).
+ * * SMEM_ENOMEM - the range touches more aligned runs of SMEM_SECTIONS_PER_LEAF sections
+ *   than the table has free (SMEM_MAX_LEAVES in all).
+ */
 int smem_add_memory(struct smem_map *map, int32_t nid, uint64_t start, uint64_t size);
 
-// Removes offline System RAM.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_remove_memory() - Remove offline System RAM, in whole memory blocks.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @start: physical address, a multiple of the block size.
+ * @size: bytes, a non-zero multiple of the block size.
+ *
+ * The range's sections become absent; early sections lose EARLY (re-adding them makes
+ * hot-added memory).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the block size.
+ * * SMEM_ENOENT - a block of the range does not exist.
+ * * SMEM_EBUSY - a block of the range is not OFFLINE or is mid-transition.
+ */
 int smem_remove_memory(struct smem_map *map, uint64_t start, uint64_t size);
 
-// Offlines every online block of the range and removes it, all or nothing.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_offline_and_remove_memory() - Offline the online blocks of a range and remove it, all or nothing.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @start: physical address, a multiple of the block size.
+ * @size: bytes, a non-zero multiple of the block size.
+ *
+ * Every online block must pass the checks of smem_offline_block() before any notifier
+ * runs; then each gets GOING_OFFLINE in ascending id order. On a veto every one of them
+ * gets CANCEL_OFFLINE and is ONLINE again in its zone, with spans and counts as before.
+ *
+ * Context: calls the notifier; must not be called from it for a block of the range.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the block size.
+ * * SMEM_ENOENT - a block of the range does not exist.
+ * * SMEM_EBUSY - a block of the range is mid-transition.
+ * * SMEM_EINVAL - an online block cannot go offline: holes, mixed zones or nodes, device
+ *   sub-sections.
+ * * a notifier's veto: its negative errno, or SMEM_EPERM for a positive value.
+ */
 int smem_offline_and_remove_memory(struct smem_map *map, uint64_t start, uint64_t size);
 
-// Onlines a block (SMEM_ONLINE, SMEM_ONLINE_KERNEL, SMEM_ONLINE_MOVABLE).
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_online_block() - Online a memory block (Linux: echo online > memoryN/state).
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @block_id: the block id.
+ * @online_type_: SMEM_ONLINE (the default zone, Linux online), SMEM_ONLINE_KERNEL or
+ *                SMEM_ONLINE_MOVABLE.
+ *
+ * The zone follows Linux's contig-zones rule (docs/semantics.md, "Zone choice when
+ * onlining"). The notifier gets GOING_ONLINE, then ONLINE or, on a veto, CANCEL_ONLINE.
+ *
+ * Context: calls the notifier; must not be called from it for the same block.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map;
+ *   @online_type_ is unknown.
+ * * SMEM_ENOENT - no such block.
+ * * SMEM_EBUSY - the block is mid-transition.
+ * * SMEM_EINVAL - the block is not OFFLINE (already online: Linux says EINVAL too), has
+ *   holes, device sub-sections or mixed nodes, or straddles a kernel zone's address
+ *   limit.
+ * * a notifier's veto: its negative errno, or SMEM_EPERM for a positive value.
+ */
 int smem_online_block(struct smem_map *map, uint64_t block_id, uint8_t online_type_);
 
-// Offlines a block.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_offline_block() - Offline a memory block (Linux: echo offline > memoryN/state).
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @block_id: the block id.
+ *
+ * The notifier gets GOING_OFFLINE, then OFFLINE or, on a veto, CANCEL_OFFLINE.
+ *
+ * Context: calls the notifier; must not be called from it for the same block.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map.
+ * * SMEM_ENOENT - no such block.
+ * * SMEM_EBUSY - the block is mid-transition.
+ * * SMEM_EINVAL - the block is not ONLINE, its zone is SMEM_ZONE_NONE (mixed zones or
+ *   nodes), or it has holes or device sub-sections.
+ * * a notifier's veto: its negative errno, or SMEM_EPERM for a positive value.
+ */
 int smem_offline_block(struct smem_map *map, uint64_t block_id);
 
-// Adds device memory (ZONE_DEVICE) at sub-section granularity.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_add_device() - Add device memory (ZONE_DEVICE: pmem, dax), at sub-section granularity.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node of the device memory, 0 .. SMEM_MAX_NODES-1.
+ * @start: physical address, a multiple of the sub-section size.
+ * @size: bytes, a non-zero multiple of the sub-section size.
+ *
+ * Device memory creates no memory block and is never online.
+ *
+ * Context: device writers on different sections do not wait for each other.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @nid is
+ *   invalid; @size is 0; @start + @size wraps; @start or @size is not a multiple of the
+ *   sub-section size.
+ * * SMEM_E2BIG - the range ends beyond max_phys_bits.
+ * * SMEM_ENXIO - the range holds System RAM pages.
+ * * SMEM_EEXIST - the range overlaps active device sub-sections.
+ * * SMEM_EINVAL - a section of the range holds another node's device memory.
+ * * SMEM_ENOMEM - the range touches more aligned runs of SMEM_SECTIONS_PER_LEAF sections
+ *   than the table has free.
+ */
 int smem_add_device(struct smem_map *map, int32_t nid, uint64_t start, uint64_t size);
 
-// Removes device memory.
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_remove_device() - Remove device memory, any sub-section-aligned part of what was added.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @start: physical address, a multiple of the sub-section size.
+ * @size: bytes, a non-zero multiple of the sub-section size.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the sub-section size.
+ * * SMEM_ENOENT - a sub-section of the range is not active device memory.
+ */
 int smem_remove_device(struct smem_map *map, uint64_t start, uint64_t size);
 
-// Sets the map's notifier (`fn` NULL: none).
-//
-// # Safety
-// `map` is NULL or an initialised map; `fn` and `ctx` stay valid while registered.
+/**
+ * smem_set_notifier() - Set the function called at every online and offline transition.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @fn: the notifier, or NULL for none. A non-zero return from a GOING_* event vetoes.
+ * @ctx: passed to @fn; @fn and @ctx must stay valid while they are set.
+ *
+ * Context: the notifier runs with no lock of the library held, on the thread of the call
+ * that transitions the block; it may call every query and change other blocks.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map is NULL.
+ */
 int smem_set_notifier(struct smem_map *map, smem_notifier_fn fn, void *ctx);
 
-// Visits page-granular ranges in ascending order, merged by kind and nid.
-//
-// # Safety
-// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
+/**
+ * smem_for_each_range() - Call a function for each memory range, e820-style.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @fn: called with @ctx and each range; a non-zero return stops the walk.
+ * @ctx: passed to @fn.
+ *
+ * Ranges are page-granular, in ascending order, adjacent ranges of equal kind and node
+ * merged; holes are not reported.
+ *
+ * Return: SMEM_OK when @fn returned 0 for every range, or:
+ * * SMEM_EINVAL - @map or @fn is NULL.
+ * * the non-zero value @fn returned, which stopped the walk.
+ */
 int smem_for_each_range(const struct smem_map *map, smem_range_fn fn, void *ctx);
 
-// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
-// while a zone span is being stored.
-//
-// # Safety
-// `map` is NULL or an initialised map; `out` is NULL or writable.
+/**
+ * smem_stats() - Whole-map counters: sections, blocks, pages.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @out: where the counters is written (NULL: SMEM_EINVAL); untouched on failure.
+ *
+ * Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+ * is being stored.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or @out is NULL.
+ */
 int smem_stats(const struct smem_map *map, struct smem_stats *out);
 
-// Linux's per-node zone span [start_pfn, end_pfn) and present pages. Never a lock;
-// on targets without 64-bit atomics it may retry while the span is being stored.
-//
-// # Safety
-// `map` is NULL or an initialised map; the out-pointers are NULL or writable.
+/**
+ * smem_zone_span() - Linux's span of a zone on a node, and its present pages.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node, 0 .. SMEM_MAX_NODES-1.
+ * @zone: SMEM_ZONE_DMA .. SMEM_ZONE_DEVICE.
+ * @start_pfn: where the first pfn of the span is written.
+ * @end_pfn: where the pfn one past its end is written.
+ * @present_pages: where its present pages are written (0 for a device zone).
+ *
+ * Context: never a lock; on targets without 64-bit atomics it may retry while the span
+ * is being stored.
+ *
+ * Return: SMEM_OK, or on failure:
+ * * SMEM_EINVAL - @map or an out-pointer is NULL; @nid is invalid; @zone is unknown.
+ * * SMEM_ENOENT - the span is empty (Linux zone_is_empty()).
+ */
 int smem_zone_span(const struct smem_map *map, int32_t nid, uint8_t zone, uint64_t *start_pfn, uint64_t *end_pfn, uint64_t *present_pages);
 
-// An upper bound of the bytes smem_snapshot writes now (0 for a NULL map).
-//
-// # Safety
-// `map` is NULL or an initialised map.
+/**
+ * smem_snapshot_bytes() - How many bytes smem_snapshot() needs now.
+ * @map: an initialised map, only read or NULL.
+ *
+ * Return: an upper bound of what smem_snapshot() writes for the current state; 0 for a
+ * NULL @map.
+ */
 size_t smem_snapshot_bytes(const struct smem_map *map);
 
-// Serialises the whole state into `buf`: one state between whole calls. Takes the
-// writer locks in the library's one lock order, only while it copies the state (the
-// checksum is computed after).
-//
-// # Safety
-// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes;
-// `written` is NULL or writable.
+/**
+ * smem_snapshot() - Serialise the whole state (not the notifier) into a buffer.
+ * @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+ * @buf: where the snapshot is written (docs/snapshot-format.md).
+ * @len: bytes at @buf; smem_snapshot_bytes() is enough.
+ * @written: where the snapshot's length is written.
+ *
+ * The snapshot is one state between whole calls, even with writers running.
+ *
+ * Context: takes the writer locks in the library's one lock order, only while it copies
+ * the state (the checksum is computed after).
+ *
+ * Return: SMEM_OK, or on failure, with nothing written to @written:
+ * * SMEM_EINVAL - @map, @buf or @written is NULL.
+ * * SMEM_EBUSY - a block is mid-transition (also: called from a notifier).
+ * * SMEM_ENOSPC - @len is too small.
+ */
 int smem_snapshot(const struct smem_map *map, void *buf, size_t len, size_t *written);
 
-// Replaces the whole state with a snapshot's; on any error the map is unchanged.
-//
-// # Safety
-// `map` is NULL or an initialised map not in use by another call; `buf` is NULL or
-// readable for `len` bytes.
+/**
+ * smem_restore() - Replace the whole state of a map with a snapshot's.
+ * @map: a map initialised with the configuration the snapshot was taken with (NULL or
+ *       misaligned: SMEM_EINVAL).
+ * @buf: the snapshot, as smem_snapshot() wrote it.
+ * @len: its length.
+ *
+ * The map keeps its notifier. Snapshot, restore and snapshot again give the same bytes.
+ *
+ * Context: must not run concurrently with any other call on @map.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map or @buf is NULL; the snapshot is truncated, corrupt (checksum or
+ *   content: a state no sequence of calls can produce), of an unknown version, or of
+ *   another configuration.
+ */
 int smem_restore(struct smem_map *map, const void *buf, size_t len);
 
 #ifdef __cplusplus

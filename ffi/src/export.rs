@@ -9,10 +9,17 @@ use crate::consts::*;
 use crate::ptr::{map_or_einval, out_ref};
 use crate::types::{smem_map, smem_range, smem_range_fn, smem_stats};
 
-/// Visits page-granular ranges in ascending order, merged by kind and nid.
+/// smem_for_each_range() - Call a function for each memory range, e820-style.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @fn: called with @ctx and each range; a non-zero return stops the walk.
+/// @ctx: passed to @fn.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
+/// Ranges are page-granular, in ascending order, adjacent ranges of equal kind and node
+/// merged; holes are not reported.
+///
+/// Return: SMEM_OK when @fn returned 0 for every range, or:
+/// * SMEM_EINVAL - @map or @fn is NULL.
+/// * the non-zero value @fn returned, which stopped the walk.
 #[no_mangle]
 pub unsafe extern "C" fn smem_for_each_range(
     map: *const smem_map,
@@ -35,11 +42,15 @@ pub unsafe extern "C" fn smem_for_each_range(
     }
 }
 
-/// Whole-map counters. Never a lock; on targets without 64-bit atomics it may retry
-/// while a zone span is being stored.
+/// smem_stats() - Whole-map counters: sections, blocks, pages.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @out: where the counters is written (NULL: SMEM_EINVAL); untouched on failure.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `out` is NULL or writable.
+/// Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+/// is being stored.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or @out is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn smem_stats(map: *const smem_map, out: *mut smem_stats) -> c_int {
     let m = map_or_einval!(map);
@@ -51,11 +62,20 @@ pub unsafe extern "C" fn smem_stats(map: *const smem_map, out: *mut smem_stats) 
     SMEM_OK
 }
 
-/// Linux's per-node zone span [start_pfn, end_pfn) and present pages. Never a lock;
-/// on targets without 64-bit atomics it may retry while the span is being stored.
+/// smem_zone_span() - Linux's span of a zone on a node, and its present pages.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @nid: the node, 0 .. SMEM_MAX_NODES-1.
+/// @zone: SMEM_ZONE_DMA .. SMEM_ZONE_DEVICE.
+/// @start_pfn: where the first pfn of the span is written.
+/// @end_pfn: where the pfn one past its end is written.
+/// @present_pages: where its present pages are written (0 for a device zone).
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; the out-pointers are NULL or writable.
+/// Context: never a lock; on targets without 64-bit atomics it may retry while the span
+/// is being stored.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or an out-pointer is NULL; @nid is invalid; @zone is unknown.
+/// * SMEM_ENOENT - the span is empty (Linux zone_is_empty()).
 #[no_mangle]
 pub unsafe extern "C" fn smem_zone_span(
     map: *const smem_map,

@@ -10,7 +10,11 @@ use crate::consts::*;
 use crate::ptr::out_ref;
 use crate::types::{smem_config, smem_map};
 
-/// A static, non-NULL, human-readable string for an error value.
+/// smem_strerror() - The text of an error value.
+/// @err: SMEM_OK or a negative errno.
+///
+/// Return: a static, NUL-terminated, never-NULL string; "unknown error" for a value
+/// that is not one of the SMEM_E* codes (a notifier's own errno, say).
 #[no_mangle]
 pub extern "C" fn smem_strerror(err: c_int) -> *const c_char {
     let s: &'static [u8] = match err {
@@ -29,7 +33,11 @@ pub extern "C" fn smem_strerror(err: c_int) -> *const c_char {
     s.as_ptr().cast()
 }
 
-/// The Linux sysfs name of a zone; "none" for SMEM_ZONE_NONE and unknown values.
+/// smem_zone_name() - The Linux sysfs name of a zone.
+/// @zone: SMEM_ZONE_*.
+///
+/// Return: "DMA", "DMA32", "Normal", "Movable" or "Device"; "none" for SMEM_ZONE_NONE and
+/// any unknown value. Static, never NULL.
 #[no_mangle]
 pub extern "C" fn smem_zone_name(zone: u8) -> *const c_char {
     let s: &'static [u8] = match Zone::from_c(zone) {
@@ -43,13 +51,19 @@ pub extern "C" fn smem_zone_name(zone: u8) -> *const c_char {
     s.as_ptr().cast()
 }
 
-/// The library version, equal to SMEM_VERSION_MAJOR.MINOR.PATCH.
+/// smem_version() - The library's version.
+///
+/// Return: "MAJOR.MINOR.PATCH", static, never NULL. Compare it with SMEM_VERSION_* to
+/// catch a header that does not belong to the library a program runs with.
 #[no_mangle]
 pub extern "C" fn smem_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
 }
 
-/// sizeof(smem_map) of the library: compare with SMEM_MAP_BYTES.
+/// smem_map_bytes() - sizeof(smem_map) in the library.
+///
+/// Return: the library's map size. A program compiled with a header of another
+/// capacity or target sees it differ from SMEM_MAP_BYTES.
 #[no_mangle]
 pub extern "C" fn smem_map_bytes() -> usize {
     size_of::<smem_map>()
@@ -62,19 +76,28 @@ fn preset(cfg: *mut smem_config, c: Config) {
     }
 }
 
-/// Fills the x86-64 preset: 12/21/27/46, 128 MiB blocks, DMA < 16 MiB, DMA32 < 4 GiB.
+/// smem_config_x86_64() - Fill a configuration with x86-64 preset.
+/// @cfg: the configuration to fill; NULL is ignored.
+///
+/// Fills every field with the x86-64 preset: 4 KiB pages, 2 MiB sub-sections, 128 MiB sections and blocks, 46 physical address bits, ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB.
 #[no_mangle]
 pub extern "C" fn smem_config_x86_64(cfg: *mut smem_config) {
     preset(cfg, Config::x86_64());
 }
 
-/// Fills the arm64 4 KiB preset: 12/21/27/48, 128 MiB blocks, DMA32 < 4 GiB.
+/// smem_config_arm64_4k() - Fill a configuration with arm64 4 KiB-page preset.
+/// @cfg: the configuration to fill; NULL is ignored.
+///
+/// Fills every field with the arm64 4 KiB-page preset: 2 MiB sub-sections, 128 MiB sections and blocks, 48 physical address bits, no ZONE_DMA, ZONE_DMA32 below 4 GiB.
 #[no_mangle]
 pub extern "C" fn smem_config_arm64_4k(cfg: *mut smem_config) {
     preset(cfg, Config::arm64_4k());
 }
 
-/// Fills the arm64 64 KiB preset: 16/21/29/48, 512 MiB blocks, 256 sub-sections.
+/// smem_config_arm64_64k() - Fill a configuration with arm64 64 KiB-page preset.
+/// @cfg: the configuration to fill; NULL is ignored.
+///
+/// Fills every field with the arm64 64 KiB-page preset: 2 MiB sub-sections (256 per section), 512 MiB sections and blocks, 48 physical address bits.
 #[no_mangle]
 pub extern "C" fn smem_config_arm64_64k(cfg: *mut smem_config) {
     preset(cfg, Config::arm64_64k());

@@ -17,6 +17,9 @@
 //! that a linked program contains no panic path at all).
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(non_camel_case_types)]
+// Each exported function documents its pointer contract for C callers, in the header's
+// kernel-doc style (`@map: an initialised map ...`), not in a Rust `# Safety` section.
+#![allow(clippy::missing_safety_doc)]
 #![deny(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,

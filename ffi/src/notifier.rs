@@ -39,10 +39,16 @@ impl FfiMap {
     }
 }
 
-/// Sets the map's notifier (`fn` NULL: none).
+/// smem_set_notifier() - Set the function called at every online and offline transition.
+/// @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+/// @fn: the notifier, or NULL for none. A non-zero return from a GOING_* event vetoes.
+/// @ctx: passed to @fn; @fn and @ctx must stay valid while they are set.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `fn` and `ctx` stay valid while registered.
+/// Context: the notifier runs with no lock of the library held, on the thread of the call
+/// that transitions the block; it may call every query and change other blocks.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn smem_set_notifier(
     map: *mut smem_map,

@@ -9,34 +9,44 @@ use crate::consts::*;
 use crate::ptr::{map_or_einval, map_ref, out_buf, out_ref};
 use crate::types::{smem_block_fn, smem_block_info, smem_map, smem_pfn_info, smem_section_info};
 
-/// Linux pfn_valid(); false for a NULL map. Wait-free on every target: a fixed
-/// number of loads, never a lock or a retry (callable from an interrupt handler that
-/// preempted a writer).
+/// smem_pfn_valid() - Linux pfn_valid(): does the pfn have a memory map?
+/// @map: an initialised map, only read or NULL.
+/// @pfn: page frame number.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map.
+/// Context: wait-free on every target: a fixed number of loads, never a lock or a retry,
+/// so it may run in an interrupt handler that preempted a writer.
+///
+/// Return: true for every pfn of an early section (holes included) and for a pfn of an
+/// active sub-section; false otherwise, beyond max_phys_bits, and for a NULL @map.
 #[no_mangle]
 pub unsafe extern "C" fn smem_pfn_valid(map: *const smem_map, pfn: u64) -> bool {
     // SAFETY: caller's contract.
     unsafe { map_ref(map) }.is_some_and(|m| m.core.pfn_valid(Pfn(pfn)))
 }
 
-/// Linux pfn_to_online_page() != NULL, page-precise; false for a NULL map. Never a
-/// lock or a retry, on every target.
+/// smem_pfn_online() - Linux pfn_to_online_page() != NULL, page-precise.
+/// @map: an initialised map, only read or NULL.
+/// @pfn: page frame number.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map.
+/// Context: never a lock or a retry, on every target.
+///
+/// Return: true for a System RAM page of an online block (not device memory, not a
+/// firmware hole); false otherwise and for a NULL @map.
 #[no_mangle]
 pub unsafe extern "C" fn smem_pfn_online(map: *const smem_map, pfn: u64) -> bool {
     // SAFETY: caller's contract.
     unsafe { map_ref(map) }.is_some_and(|m| m.core.pfn_online(Pfn(pfn)))
 }
 
-/// The first valid pfn >= pfn, or SMEM_PFN_NONE (also for a NULL map). Never a lock
-/// or a retry, on every target; its steps grow with the populated table only.
+/// smem_next_valid_pfn() - The first valid pfn at or above a pfn.
+/// @map: an initialised map, only read or NULL.
+/// @pfn: where to start.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map.
+/// Context: never a lock or a retry, on every target; its steps grow with the populated
+/// table only.
+///
+/// Return: the first pfn >= @pfn for which smem_pfn_valid() is true, or SMEM_PFN_NONE
+/// when there is none and for a NULL @map.
 #[no_mangle]
 pub unsafe extern "C" fn smem_next_valid_pfn(map: *const smem_map, pfn: u64) -> u64 {
     // SAFETY: caller's contract.
@@ -45,15 +55,19 @@ pub unsafe extern "C" fn smem_next_valid_pfn(map: *const smem_map, pfn: u64) -> 
         .map_or(SMEM_PFN_NONE, |p| p.0)
 }
 
-/// Everything about one pfn. SMEM_ENOENT: section not present. Never a lock or a
-/// retry, on every target; every field comes from one state of the map (the block's
-/// node, state and zone with the pfn's online answer), with the two exceptions that
-/// core/src/concurrency.rs states (a TAINT_DEVICE flag one step behind a racing device
-/// add; the device nid of a section whose device memory was replaced by another node's
-/// during the call).
+/// smem_pfn_info() - Everything about one pfn.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @pfn: page frame number.
+/// @out: where the answer is written (NULL: SMEM_EINVAL); untouched on failure.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `out` is NULL or writable.
+/// Context: never a lock or a retry, on every target. Every field comes from one state
+/// of the map (the block's node, state and zone with the pfn's online answer), with two
+/// narrow exceptions: a TAINT_DEVICE flag may be one step behind a racing device add, and
+/// the device nid of a section whose device memory another node's replaced during the call.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or @out is NULL.
+/// * SMEM_ENOENT - the pfn's section is not present (or lies beyond max_phys_bits).
 #[no_mangle]
 pub unsafe extern "C" fn smem_pfn_info(
     map: *const smem_map,
@@ -74,10 +88,14 @@ pub unsafe extern "C" fn smem_pfn_info(
     }
 }
 
-/// A section's flags and masks. SMEM_ENOENT if absent.
+/// smem_section_info() - A section's flags and sub-section masks.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @section_nr: the section number.
+/// @out: where the section is written (NULL: SMEM_EINVAL); untouched on failure.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `out` is NULL or writable.
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or @out is NULL.
+/// * SMEM_ENOENT - the section is not present.
 #[no_mangle]
 pub unsafe extern "C" fn smem_section_info(
     map: *const smem_map,
@@ -98,11 +116,17 @@ pub unsafe extern "C" fn smem_section_info(
     }
 }
 
-/// A memory block. SMEM_ENOENT if it does not exist. Never a lock; on targets
-/// without 64-bit atomics it may retry while a zone span is being stored.
+/// smem_block_info() - A memory block, as Linux's /sys/devices/system/memory/memoryN shows it.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @block_id: the block id (Linux memoryN).
+/// @out: where the block is written (NULL: SMEM_EINVAL); untouched on failure.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `out` is NULL or writable.
+/// Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+/// is being stored.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or @out is NULL.
+/// * SMEM_ENOENT - no such block.
 #[no_mangle]
 pub unsafe extern "C" fn smem_block_info(
     map: *const smem_map,
@@ -141,12 +165,19 @@ impl core::fmt::Write for BufWriter<'_> {
     }
 }
 
-/// The Linux sysfs valid_zones text, NUL-terminated. SMEM_ENOSPC when `len` is short.
-/// Never a lock; on targets without 64-bit atomics it may retry while a zone span is
-/// being stored.
+/// smem_block_valid_zones_str() - The Linux sysfs valid_zones text of a block.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @block_id: the block id.
+/// @buf: where the text is written, NUL-terminated, without a newline.
+/// @len: bytes at @buf.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes.
+/// Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+/// is being stored.
+///
+/// Return: SMEM_OK, or on failure:
+/// * SMEM_EINVAL - @map or @buf is NULL.
+/// * SMEM_ENOENT - no such block.
+/// * SMEM_ENOSPC - @len is too small for the text and its NUL.
 #[no_mangle]
 pub unsafe extern "C" fn smem_block_valid_zones_str(
     map: *const smem_map,
@@ -188,12 +219,17 @@ pub unsafe extern "C" fn smem_block_valid_zones_str(
     SMEM_OK
 }
 
-/// Visits the blocks in ascending id order; a non-zero return from `fn` stops the walk
-/// and is returned. Never a lock; on targets without 64-bit atomics it may retry while
-/// a zone span is being stored.
+/// smem_for_each_block() - Call a function for every block, in ascending id order.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @fn: called with @ctx and each block; a non-zero return stops the walk.
+/// @ctx: passed to @fn.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `fn` is NULL or a valid callback.
+/// Context: never a lock; on targets without 64-bit atomics it may retry while a zone span
+/// is being stored.
+///
+/// Return: SMEM_OK when @fn returned 0 for every block, or:
+/// * SMEM_EINVAL - @map or @fn is NULL.
+/// * the non-zero value @fn returned, which stopped the walk.
 #[no_mangle]
 pub unsafe extern "C" fn smem_for_each_block(
     map: *const smem_map,

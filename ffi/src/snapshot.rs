@@ -6,23 +6,32 @@ use crate::consts::*;
 use crate::ptr::{in_bytes, map_or_einval, map_ref, out_buf, out_ref, write_only_bytes};
 use crate::types::smem_map;
 
-/// An upper bound of the bytes smem_snapshot writes now (0 for a NULL map).
+/// smem_snapshot_bytes() - How many bytes smem_snapshot() needs now.
+/// @map: an initialised map, only read or NULL.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map.
+/// Return: an upper bound of what smem_snapshot() writes for the current state; 0 for a
+/// NULL @map.
 #[no_mangle]
 pub unsafe extern "C" fn smem_snapshot_bytes(map: *const smem_map) -> usize {
     // SAFETY: caller's contract.
     unsafe { map_ref(map) }.map_or(0, |m| m.core.snapshot_bytes())
 }
 
-/// Serialises the whole state into `buf`: one state between whole calls. Takes the
-/// writer locks in the library's one lock order, only while it copies the state (the
-/// checksum is computed after).
+/// smem_snapshot() - Serialise the whole state (not the notifier) into a buffer.
+/// @map: an initialised map, only read (NULL or misaligned: SMEM_EINVAL).
+/// @buf: where the snapshot is written (docs/snapshot-format.md).
+/// @len: bytes at @buf; smem_snapshot_bytes() is enough.
+/// @written: where the snapshot's length is written.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map; `buf` is NULL or writable for `len` bytes;
-/// `written` is NULL or writable.
+/// The snapshot is one state between whole calls, even with writers running.
+///
+/// Context: takes the writer locks in the library's one lock order, only while it copies
+/// the state (the checksum is computed after).
+///
+/// Return: SMEM_OK, or on failure, with nothing written to @written:
+/// * SMEM_EINVAL - @map, @buf or @written is NULL.
+/// * SMEM_EBUSY - a block is mid-transition (also: called from a notifier).
+/// * SMEM_ENOSPC - @len is too small.
 #[no_mangle]
 pub unsafe extern "C" fn smem_snapshot(
     map: *const smem_map,
@@ -49,11 +58,20 @@ pub unsafe extern "C" fn smem_snapshot(
     }
 }
 
-/// Replaces the whole state with a snapshot's; on any error the map is unchanged.
+/// smem_restore() - Replace the whole state of a map with a snapshot's.
+/// @map: a map initialised with the configuration the snapshot was taken with (NULL or
+///       misaligned: SMEM_EINVAL).
+/// @buf: the snapshot, as smem_snapshot() wrote it.
+/// @len: its length.
 ///
-/// # Safety
-/// `map` is NULL or an initialised map not in use by another call; `buf` is NULL or
-/// readable for `len` bytes.
+/// The map keeps its notifier. Snapshot, restore and snapshot again give the same bytes.
+///
+/// Context: must not run concurrently with any other call on @map.
+///
+/// Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+/// * SMEM_EINVAL - @map or @buf is NULL; the snapshot is truncated, corrupt (checksum or
+///   content: a state no sequence of calls can produce), of an unknown version, or of
+///   another configuration.
 #[no_mangle]
 pub unsafe extern "C" fn smem_restore(map: *mut smem_map, buf: *const c_void, len: usize) -> c_int {
     let m = map_or_einval!(map);
