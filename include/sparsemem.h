@@ -15,6 +15,71 @@ typedef struct smem_map smem_map;
 typedef struct smem_config smem_config;
 typedef struct smem_range smem_range;
 
+/* smem_map's alignment on every target (GCC and Clang). */
+#define SMEM_ALIGNED(n) __attribute__((aligned(n)))
+
+/* Build-time values: the capacity this library was built with and the map's storage on
+   its target (`make header C_TARGET=... CAPACITY=...` writes them for another build). */
+
+/**
+ * Section numbers are below 2^SMEM_MAX_SECTION_NR_BITS.
+ */
+#define SMEM_MAX_SECTION_NR_BITS 25
+
+/**
+ * Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
+ * at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
+ * aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
+ * runs, SMEM_MAX_LEAVES sections scattered one per run.
+ */
+#define SMEM_MAX_SECTIONS 32768
+
+/**
+ * Sections per table leaf (a run of section numbers that shares one leaf).
+ */
+#define SMEM_SECTIONS_PER_LEAF 128
+
+/**
+ * Table leaves (see SMEM_MAX_SECTIONS).
+ */
+#define SMEM_MAX_LEAVES 256
+
+/**
+ * Sub-sections per section the table holds.
+ */
+#define SMEM_MAX_SUBSECTIONS 256
+
+/**
+ * 64-bit words of the active and device masks.
+ */
+#define SMEM_SUBSECTION_WORDS 4
+
+/**
+ * Node ids are 0 .. SMEM_MAX_NODES-1.
+ */
+#define SMEM_MAX_NODES 64
+
+/**
+ * Boot ranges smem_boot_add_ram accepts.
+ */
+#define SMEM_MAX_BOOT_RANGES 1024
+
+/**
+ * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
+ */
+#define SMEM_MAP_BYTES 3181688
+
+/**
+ * _Alignof(smem_map).
+ */
+#define SMEM_MAP_ALIGN 8
+
+/**
+ * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
+ */
+#define SMEM_MAP_WORDS 397711
+
+
 
 /**
  * Success.
@@ -303,64 +368,6 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_PHYS_BITS 52
 
 /**
- * Section numbers are below 2^this.
- */
-#define SMEM_MAX_SECTION_NR_BITS 25
-
-/**
- * Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
- * at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
- * aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
- * runs, SMEM_MAX_LEAVES sections scattered one per run.
- */
-#define SMEM_MAX_SECTIONS 32768
-
-/**
- * Sections per table leaf (a run of section numbers that shares one leaf).
- */
-#define SMEM_SECTIONS_PER_LEAF 128
-
-/**
- * Table leaves (see SMEM_MAX_SECTIONS).
- */
-#define SMEM_MAX_LEAVES 256
-
-/**
- * Sub-sections per section the table holds.
- */
-#define SMEM_MAX_SUBSECTIONS 256
-
-/**
- * 64-bit words of the active and device masks.
- */
-#define SMEM_SUBSECTION_WORDS 4
-
-/**
- * Node ids are 0 .. SMEM_MAX_NODES-1.
- */
-#define SMEM_MAX_NODES 64
-
-/**
- * Boot ranges smem_boot_add_ram accepts.
- */
-#define SMEM_MAX_BOOT_RANGES 1024
-
-/**
- * sizeof(smem_map).
- */
-#define SMEM_MAP_BYTES 3181688
-
-/**
- * _Alignof(smem_map).
- */
-#define SMEM_MAP_ALIGN 8
-
-/**
- * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
- */
-#define SMEM_MAP_WORDS 397711
-
-/**
  * Configuration of a map (see `smem_init`).
  */
 struct smem_config {
@@ -403,9 +410,10 @@ struct smem_config {
 };
 
 /**
- * Storage for a map. Opaque: C only sees its size and alignment.
+ * Storage for a map. Opaque: C only sees its size and alignment. Aligned to 8 on every
+ * target (i386 aligns a uint64_t to 4 only), as the map's 64-bit atomics need.
  */
-struct smem_map {
+struct SMEM_ALIGNED(8) smem_map {
   /**
    * Private storage: never read or written by C.
    */

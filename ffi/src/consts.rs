@@ -4,9 +4,8 @@
 //! for, for every zone, block state, online type, auto-online policy, section and block
 //! flag, pfn kind, range kind, notifier event and errno. A C value and the core's can
 //! therefore never differ, and a variant or flag the core gains without a constant here
-//! does not compile. The capacity figures describe the default build; a build with
-//! other capacities fails until this file is regenerated (`make capacity-consts`, which
-//! prints it from the `sizes` example).
+//! does not compile. The build-time values (capacity, the map's size) are not here but in
+//! `capacity.rs`, computed from the core.
 
 /// Success.
 pub const SMEM_OK: i32 = 0;
@@ -136,35 +135,6 @@ pub const SMEM_VERSION_PATCH: u32 = 0;
 
 /// Physical address bits a map can be configured with at most.
 pub const SMEM_MAX_PHYS_BITS: u32 = 52;
-/// Section numbers are below 2^this.
-pub const SMEM_MAX_SECTION_NR_BITS: usize = 25;
-/// Section slots: SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF. Slots are handed out a leaf
-/// at a time, so any set of present sections fits that touches at most SMEM_MAX_LEAVES
-/// aligned runs of SMEM_SECTIONS_PER_LEAF section numbers: SMEM_MAX_SECTIONS sections in
-/// runs, SMEM_MAX_LEAVES sections scattered one per run.
-pub const SMEM_MAX_SECTIONS: usize = 32768;
-/// Sections per table leaf (a run of section numbers that shares one leaf).
-pub const SMEM_SECTIONS_PER_LEAF: usize = 128;
-/// Table leaves (see SMEM_MAX_SECTIONS).
-pub const SMEM_MAX_LEAVES: usize = 256;
-/// Sub-sections per section the table holds.
-pub const SMEM_MAX_SUBSECTIONS: usize = 256;
-/// 64-bit words of the active and device masks.
-pub const SMEM_SUBSECTION_WORDS: usize = 4;
-/// Node ids are 0 .. SMEM_MAX_NODES-1.
-pub const SMEM_MAX_NODES: i32 = 64;
-/// Boot ranges smem_boot_add_ram accepts.
-pub const SMEM_MAX_BOOT_RANGES: usize = 1024;
-/// Sections that may hold device memory of two or more nodes at once (each keeps a
-/// node per sub-section); one more is SMEM_ENOMEM from smem_add_device.
-pub const SMEM_MAX_SHARED_DEVICE_SECTIONS: usize = 64;
-/// sizeof(smem_map).
-pub const SMEM_MAP_BYTES: usize = 3198584;
-/// _Alignof(smem_map).
-pub const SMEM_MAP_ALIGN: usize = 8;
-/// SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
-pub const SMEM_MAP_WORDS: usize = 399823;
-
 // ---- Ties to the core ---------------------------------------------------------------
 // Nothing below is `pub`: cbindgen writes only the literals above into the header.
 
@@ -335,14 +305,3 @@ const _: () = assert!(SMEM_NID_NONE == sparsemem::NID_NONE);
 const _: () = assert!(SMEM_NID_MIXED == sparsemem::NID_MIXED);
 
 const _: () = assert!(SMEM_MAX_PHYS_BITS == sparsemem::MAX_PHYS_BITS);
-const _: () = assert!(SMEM_SUBSECTION_WORDS == sparsemem::SUBSECTION_WORDS);
-const _: () = assert!(SMEM_MAX_SUBSECTIONS == sparsemem::capacity::MAX_SUBSECTIONS);
-const _: () = assert!(SMEM_MAX_NODES as usize == sparsemem::capacity::MAX_NODES);
-const _: () = assert!(SMEM_MAX_BOOT_RANGES == sparsemem::capacity::MAX_BOOT_RANGES);
-const _: () =
-    assert!(SMEM_MAX_SHARED_DEVICE_SECTIONS == sparsemem::capacity::MAX_SHARED_DEVICE_SECTIONS);
-const _: () = assert!(SMEM_MAX_SECTIONS == sparsemem::capacity::MAX_SECTIONS);
-const _: () = assert!(SMEM_SECTIONS_PER_LEAF == sparsemem::capacity::SECTIONS_PER_LEAF);
-const _: () = assert!(SMEM_MAX_LEAVES == sparsemem::capacity::MAX_LEAVES);
-const _: () = assert!(SMEM_MAX_SECTIONS == SMEM_MAX_LEAVES * SMEM_SECTIONS_PER_LEAF);
-const _: () = assert!(SMEM_MAX_SECTION_NR_BITS == sparsemem::capacity::MAX_SECTION_NR_BITS);

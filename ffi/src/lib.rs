@@ -28,6 +28,8 @@
     clippy::panic
 )]
 
+/// The build-time values: capacity and the map's storage, computed from the core.
+mod capacity;
 /// Every `SMEM_*` constant, as a literal, and its compile-time tie to the core.
 mod consts;
 /// C pointers and buffers to references; outputs only as `MaybeUninit`.
@@ -64,6 +66,7 @@ mod export;
 mod snapshot;
 
 pub use boot::*;
+pub use capacity::*;
 pub use consts::*;
 pub use device::*;
 pub use export::*;

@@ -8,7 +8,7 @@
 use core::ffi::c_void;
 use core::mem::{size_of, MaybeUninit};
 
-use crate::consts::SMEM_MAP_BYTES;
+use crate::capacity::SMEM_MAP_BYTES;
 use crate::types::{smem_map, FfiMap};
 
 /// The map behind a C pointer: `None` for NULL or misaligned storage.

@@ -3,14 +3,15 @@
 //! storage holds.
 
 use core::ffi::{c_int, c_void};
-use core::mem::{align_of, size_of};
 
 use sparsemem::{AutoOnline, BlockInfo, Config, MemRange, PfnInfo, SectionInfo, SparseMap, Stats};
 
+use crate::capacity::*;
 use crate::consts::*;
 
-/// Storage for a map. Opaque: C only sees its size and alignment.
-#[repr(C)]
+/// Storage for a map. Opaque: C only sees its size and alignment. Aligned to 8 on every
+/// target (i386 aligns a uint64_t to 4 only), as the map's 64-bit atomics need.
+#[repr(C, align(8))]
 pub struct smem_map {
     /// Private storage: never read or written by C.
     pub _opaque: [u64; SMEM_MAP_WORDS],
@@ -23,21 +24,6 @@ pub(crate) struct FfiMap {
     /// (function as usize, context as usize); 0 function: none.
     pub(crate) notifier: spin::Mutex<(usize, usize)>,
 }
-
-const _: () =
-    assert!(size_of::<smem_map>() == SMEM_MAP_BYTES && SMEM_MAP_WORDS * 8 == SMEM_MAP_BYTES);
-// The storage holds the map on every target.
-const _: () = assert!(size_of::<FfiMap>() <= SMEM_MAP_BYTES);
-const _: () =
-    assert!(align_of::<FfiMap>() <= SMEM_MAP_ALIGN && align_of::<smem_map>() == SMEM_MAP_ALIGN);
-// The header has one SMEM_MAP_BYTES, the figure of 64-bit targets, where it is exact (so
-// it cannot go stale); a 32-bit target's map is smaller (3,050,056 bytes on
-// thumbv7em-none-eabihf with the default capacity) and leaves the rest unused.
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(
-    size_of::<FfiMap>().div_ceil(8) * 8 == SMEM_MAP_BYTES,
-    "SMEM_MAP_BYTES is stale: set it and SMEM_MAP_WORDS in ffi/src/consts.rs, then make header"
-);
 
 /// Configuration of a map (see `smem_init`).
 #[repr(C)]
