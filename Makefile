@@ -4,10 +4,10 @@
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
-.PHONY: c-lib test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test loom miri miri-all \
-	install install-c install-memmap install-check install-check-c install-check-memmap
+.PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
+	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap
 
-test: lint rust-test loom no-std header-check c-abi c-test install-check
+test: lint rust-test loom no-std header-check c-abi c-test c-test-m32 install-check
 
 # The quick loop while editing (well under a minute once built): format, clippy and
 # the core's unit tests.
@@ -38,13 +38,19 @@ lint:
 	$(CARGO) clippy -p sparsemem-ffi --lib -- -D warnings
 
 # The core and the C library must build for bare-metal targets, including one without
-# 64-bit atomics. The C library's rlib and staticlib only: rustc drops the cdylib for
+# 64-bit atomics, and for Armv7-M with the README's firmware capacity too. The C library's rlib and staticlib only: rustc drops the cdylib for
 # these targets (with a warning), so `cargo rustc --crate-type` names the two it builds.
 no-std:
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
 	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; done
+	@# The README's small firmware configuration on Armv7-M: the C library and its header.
+	env $(FIRMWARE_CAPACITY) $(CARGO) rustc -p sparsemem-ffi --release --target thumbv7em-none-eabihf \
+	  --target-dir target/capacity --crate-type rlib,staticlib
+	$(MAKE) --no-print-directory header C_TARGET=thumbv7em-none-eabihf CAPACITY="$(FIRMWARE_CAPACITY)"
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c target/c/thumbv7em-none-eabihf/include/sparsemem.h
 
 CC ?= cc
+HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 
@@ -56,19 +62,39 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 # object whose only global symbols are smem_* (objcopy; the LLVM bitcode sections are
 # dropped, which binutils' LLVM plugin may choke on), archived again, and the shared
 # library is linked from that object with SONAME libsparsemem.so.MAJOR.
+#
+# C_TARGET (a rustc target triple with a C toolchain here: the host's, or i686 with -m32)
+# and CAPACITY (SPARSEMEM_* assignments) build another configuration into
+# target/c/<C_TARGET>/, with its own header in include/ there (needs cbindgen).
+ifeq ($(C_TARGET)$(CAPACITY),)
 C_LIB_DIR := target/c
+else
+C_LIB_DIR := target/c/$(or $(C_TARGET),$(HOST))
+endif
+CARGO_C := $(if $(CAPACITY),--target-dir target/capacity) $(if $(C_TARGET),--target $(C_TARGET))
+CARGO_C_OUT := $(if $(CAPACITY),target/capacity,target)/$(if $(C_TARGET),$(C_TARGET)/)release
+C_ARCH := $(if $(filter i686-%,$(C_TARGET)),-m32)
 c-lib:
-	$(CARGO) build -p sparsemem-ffi --release
+	env $(CAPACITY) $(CARGO) build -p sparsemem-ffi --release $(CARGO_C)
 	@mkdir -p $(C_LIB_DIR)
-	ld -r --whole-archive target/release/libsparsemem_ffi.a -o $(C_LIB_DIR)/sparsemem-all.o
+	$(CC) $(C_ARCH) -r -nostdlib -Wl,--whole-archive $(CARGO_C_OUT)/libsparsemem_ffi.a -o $(C_LIB_DIR)/sparsemem-all.o
 	objcopy --wildcard --keep-global-symbol='smem_*' --remove-section=.llvmbc \
 	  --remove-section=.llvmcmd $(C_LIB_DIR)/sparsemem-all.o $(C_LIB_DIR)/sparsemem.o
 	rm -f $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem-all.o
 	ar rcs $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem.o
-	$(CC) -shared -Wl,-soname,libsparsemem.so.$(MAJOR) -o $(C_LIB_DIR)/libsparsemem.so.$(VERSION) \
+	$(CC) $(C_ARCH) -shared -Wl,-soname,libsparsemem.so.$(MAJOR) -o $(C_LIB_DIR)/libsparsemem.so.$(VERSION) \
 	  $(C_LIB_DIR)/sparsemem.o
 	ln -sf libsparsemem.so.$(VERSION) $(C_LIB_DIR)/libsparsemem.so.$(MAJOR)
 	ln -sf libsparsemem.so.$(MAJOR) $(C_LIB_DIR)/libsparsemem.so
+	$(if $(filter target/c,$(C_LIB_DIR)),,$(MAKE) --no-print-directory header HEADER=$(C_LIB_DIR)/include/sparsemem.h)
+
+# The C tests again, 32-bit: the library for i686-unknown-linux-gnu with its own header
+# (SMEM_MAP_BYTES is that target's), and the suites built with -m32 against it.
+M32 := i686-unknown-linux-gnu
+c-test-m32: c-test
+	$(MAKE) --no-print-directory c-lib C_TARGET=$(M32)
+	$(MAKE) -C c-tests all B=build-m32 CC="$(CC) -m32" PROGRAMS="demo readme_example" LIB_DIR=$(abspath target/c/$(M32)) \
+	  INCLUDE_DIR=$(abspath target/c/$(M32)/include) TRACE_DIR=$(abspath target/tmp/c-diff)
 
 # The C library (needs no cbindgen: the header is checked in; `make header-check`,
 # part of `make test`, is what needs it): header clean as C99 and C++17, every function
@@ -215,7 +241,6 @@ CBINDGEN_VERSION := 0.29.4
 # the checked-in include/sparsemem.h (host target, default capacity: the same header for
 # every 64-bit target); with C_TARGET (a rustc target triple) or CAPACITY (SPARSEMEM_*
 # assignments, see the README's "Footprint") it writes target/c/<C_TARGET>/include/.
-HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 ifeq ($(C_TARGET)$(CAPACITY),)
 HEADER ?= include/sparsemem.h
 else
