@@ -38,8 +38,9 @@ lint:
 	$(CARGO) clippy -p sparsemem-ffi --lib -- -D warnings
 
 # The core and the C library must build for bare-metal targets, including one without
-# 64-bit atomics, and for Armv7-M with the README's firmware capacity too. The C library's rlib and staticlib only: rustc drops the cdylib for
-# these targets (with a warning), so `cargo rustc --crate-type` names the two it builds.
+# 64-bit atomics, and for Armv7-M with the README's firmware capacity too. The C
+# library's rlib and staticlib only: rustc drops the cdylib for these targets (with a
+# warning), so `cargo rustc --crate-type` names the two it builds.
 no-std:
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
 	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; done
@@ -68,8 +69,10 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 # target/c/<C_TARGET>/, with its own header in include/ there (needs cbindgen).
 ifeq ($(C_TARGET)$(CAPACITY),)
 C_LIB_DIR := target/c
+C_HEADER := include/sparsemem.h
 else
 C_LIB_DIR := target/c/$(or $(C_TARGET),$(HOST))
+C_HEADER := $(C_LIB_DIR)/include/sparsemem.h
 endif
 CARGO_C := $(if $(CAPACITY),--target-dir target/capacity) $(if $(C_TARGET),--target $(C_TARGET))
 CARGO_C_OUT := $(if $(CAPACITY),target/capacity,target)/$(if $(C_TARGET),$(C_TARGET)/)release
@@ -86,7 +89,7 @@ c-lib:
 	  $(C_LIB_DIR)/sparsemem.o
 	ln -sf libsparsemem.so.$(VERSION) $(C_LIB_DIR)/libsparsemem.so.$(MAJOR)
 	ln -sf libsparsemem.so.$(MAJOR) $(C_LIB_DIR)/libsparsemem.so
-	$(if $(filter target/c,$(C_LIB_DIR)),,$(MAKE) --no-print-directory header HEADER=$(C_LIB_DIR)/include/sparsemem.h)
+	$(if $(filter include/%,$(C_HEADER)),,$(MAKE) --no-print-directory header HEADER=$(C_HEADER))
 
 # The C tests again, 32-bit: the library for i686-unknown-linux-gnu with its own header
 # (SMEM_MAP_BYTES is that target's), and the suites built with -m32 against it.
@@ -145,7 +148,7 @@ PKG_SUBST := sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR
 install: install-c
 install-c: c-lib
 	install -d $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(CMAKE_DIR)
-	install -m 644 include/sparsemem.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 644 $(C_HEADER) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(C_LIB_DIR)/libsparsemem.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(C_LIB_DIR)/libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
 	ln -sf libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsparsemem.so.$(MAJOR)
