@@ -65,9 +65,15 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_BOOT_RANGES 1024
 
 /**
+ * Sections that may hold device memory of two or more nodes at once (each keeps a node
+ * per sub-section); one more is SMEM_ENOMEM from smem_add_device.
+ */
+#define SMEM_MAX_SHARED_DEVICE_SECTIONS 64
+
+/**
  * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
  */
-#define SMEM_MAP_BYTES 3181688
+#define SMEM_MAP_BYTES 3198584
 
 /**
  * _Alignof(smem_map).
@@ -77,7 +83,7 @@ typedef struct smem_range smem_range;
 /**
  * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
  */
-#define SMEM_MAP_WORDS 397711
+#define SMEM_MAP_WORDS 399823
 
 
 
@@ -906,7 +912,8 @@ int smem_offline_block(struct smem_map *map, uint64_t block_id);
  * @start: physical address, a multiple of the sub-section size.
  * @size: bytes, a non-zero multiple of the sub-section size.
  *
- * Device memory creates no memory block and is never online.
+ * Device memory creates no memory block and is never online. Device ranges of different
+ * nodes may share a section; each pfn keeps its own range's node.
  *
  * Context: device writers on different sections do not wait for each other.
  *
@@ -917,9 +924,9 @@ int smem_offline_block(struct smem_map *map, uint64_t block_id);
  * * SMEM_E2BIG - the range ends beyond max_phys_bits.
  * * SMEM_ENXIO - the range holds System RAM pages.
  * * SMEM_EEXIST - the range overlaps active device sub-sections.
- * * SMEM_EINVAL - a section of the range holds another node's device memory.
  * * SMEM_ENOMEM - the range touches more aligned runs of SMEM_SECTIONS_PER_LEAF sections
- *   than the table has free.
+ *   than the table has free, or it would make one more section hold several nodes'
+ *   device memory while SMEM_MAX_SHARED_DEVICE_SECTIONS such sections exist.
  */
 int smem_add_device(struct smem_map *map, int32_t nid, uint64_t start, uint64_t size);
 

@@ -12,7 +12,8 @@ use crate::types::smem_map;
 /// @start: physical address, a multiple of the sub-section size.
 /// @size: bytes, a non-zero multiple of the sub-section size.
 ///
-/// Device memory creates no memory block and is never online.
+/// Device memory creates no memory block and is never online. Device ranges of different
+/// nodes may share a section; each pfn keeps its own range's node.
 ///
 /// Context: device writers on different sections do not wait for each other.
 ///
@@ -23,9 +24,9 @@ use crate::types::smem_map;
 /// * SMEM_E2BIG - the range ends beyond max_phys_bits.
 /// * SMEM_ENXIO - the range holds System RAM pages.
 /// * SMEM_EEXIST - the range overlaps active device sub-sections.
-/// * SMEM_EINVAL - a section of the range holds another node's device memory.
 /// * SMEM_ENOMEM - the range touches more aligned runs of SMEM_SECTIONS_PER_LEAF sections
-///   than the table has free.
+///   than the table has free, or it would make one more section hold several nodes'
+///   device memory while SMEM_MAX_SHARED_DEVICE_SECTIONS such sections exist.
 #[no_mangle]
 pub unsafe extern "C" fn smem_add_device(
     map: *mut smem_map,
