@@ -36,7 +36,8 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(test)]
+// Tests, and the test-only `fault-injection` feature (its commit guard, map/commit.rs).
+#[cfg(any(test, feature = "fault-injection"))]
 extern crate std;
 
 pub mod capacity;

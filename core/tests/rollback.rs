@@ -1,5 +1,10 @@
-//! All-or-nothing operations (docs/semantics.md), proven by fault injection: for every mutating operation and every N up
-//! to the number of its internal steps, failing step N leaves the map identical.
+//! All-or-nothing operations (docs/semantics.md). Every mutating operation checks
+//! and reserves everything that can fail, then commits with a closure that cannot fail
+//! (core/src/map/commit.rs); in these test builds a fallible step reached inside a
+//! commit panics. So the proof is: every fault point, reached one after the other here,
+//! must leave the map identical, and must not panic (none runs inside a commit); and
+//! the reservation that capacity can refuse part-way (the second of two table leaves)
+//! must consume nothing (T18, with real capacity).
 
 use sparsemem::{BlockId, Error, OnlineType, SparseMap};
 use sparsemem_testkit::dump::dump;
@@ -108,4 +113,38 @@ fn capacity_exhaustion_is_nomem_and_changes_nothing() {
     // Within an assigned leaf there is still room.
     map.add_device(0, 64 * GIB + leaf_bytes + 128 * MIB, 2 * MIB)
         .unwrap();
+}
+
+/// T18: capacity runs out in the middle of an add. A range that needs two new table
+/// leaves when one is free is `NoMem`, changes nothing, and leaves that one leaf free
+/// (reservation checks every leaf before it assigns the first: nothing to roll back).
+#[test]
+#[cfg_attr(miri, ignore = "slow under Miri")]
+fn t18_nomem_for_the_second_of_two_leaves_consumes_nothing() {
+    use sparsemem::capacity::SECTIONS_PER_LEAF;
+    let leaf_bytes = SECTIONS_PER_LEAF as u64 * 128 * MIB;
+    let one_leaf_each = |map: &SparseMap, n: u64| {
+        (1..=n)
+            .map(|k| map.add_device(0, k * leaf_bytes + 64 * GIB, 2 * MIB))
+            .take_while(Result::is_ok)
+            .count() as u64
+    };
+    // How many leaves a machine has free, then a machine with exactly one free.
+    let free = one_leaf_each(&machine(), u64::MAX);
+    let map = machine();
+    assert_eq!(one_leaf_each(&map, free - 1), free - 1);
+    let before = dump(&map);
+    // The last section of one unassigned leaf and the first of the next.
+    let boundary = 1u64 << 44;
+    assert_eq!(
+        map.add_memory(0, boundary - 128 * MIB, 256 * MIB, &()),
+        Err(Error::NoMem)
+    );
+    assert_eq!(
+        map.add_device(0, boundary - 2 * MIB, 4 * MIB),
+        Err(Error::NoMem)
+    );
+    assert_eq!(dump(&map), before);
+    // The free leaf is still free: a range inside one new leaf fits.
+    map.add_memory(0, boundary, 256 * MIB, &()).unwrap();
 }

@@ -86,12 +86,14 @@ impl SparseMap {
         // Commit: nothing below can fail. The blocks first, so that a section is
         // never present without its block's view. No section lock is needed: every
         // other writer of sections waits for the Running phase, set last.
-        self.register_boot_blocks(h.proof());
-        for r in self.boot.iter() {
-            self.populate_early(r);
-        }
-        self.init_zone_spans(h.held());
-        self.set_phase(Phase::Running);
+        self.commit(|| {
+            self.register_boot_blocks(h.proof());
+            for r in self.boot.iter() {
+                self.populate_early(r);
+            }
+            self.init_zone_spans(h.held());
+            self.set_phase(Phase::Running);
+        });
         Ok(())
     }
 

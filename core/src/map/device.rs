@@ -222,32 +222,34 @@ impl SparseMap {
         self.claim_shared(&g, r, nid)?;
         let pps = g.pages_per_section();
         let (starts_inside, ends_inside) = (!r.start.is_aligned(pps), !r.end.is_aligned(pps));
-        for c in g.section_pieces(r) {
-            let Some(sec) = self.table.get(c.nr) else {
-                continue;
-            };
-            // The nid first: a reader that sees a new Device state and then loads the
-            // flag word finds the nid (see `query::pfn_info`).
-            self.record_device_nid(sec, &c, nid);
-            sec.fill(c.first, c.last, SubState::Device);
-            sec.count_devices(c.subsections(), 0);
-            let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
-            if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
-                f |= SectionFlags::TAINT_DEVICE;
+        self.commit(|| {
+            for c in g.section_pieces(r) {
+                let Some(sec) = self.table.get(c.nr) else {
+                    continue;
+                };
+                // The nid first: a reader that sees a new Device state and then loads
+                // the flag word finds the nid (see `query::pfn_info`).
+                self.record_device_nid(sec, &c, nid);
+                sec.fill(c.first, c.last, SubState::Device);
+                sec.count_devices(c.subsections(), 0);
+                let mut f = SectionFlags::PRESENT | SectionFlags::VALID;
+                if (c.nr == first && starts_inside) || (c.nr == last && ends_inside) {
+                    f |= SectionFlags::TAINT_DEVICE;
+                }
+                // Release: the states above are published with VALID.
+                sec.set_flags(f);
             }
-            // Release: the states above are published with VALID.
-            sec.set_flags(f);
-        }
-        // ZONE_DEVICE spans never shrink, so a span that covers the range already is
-        // final: only a growing span takes the (global) zones lock.
-        if !self.zones.covers(nid, Zone::Device, r) {
-            let z = self.zones.lock.lock(locked.held());
-            if let Ok(span) = self.zones.get(nid, Zone::Device) {
-                let _ = self
-                    .zones
-                    .set(z.proof(), nid, Zone::Device, span.grown(r.start, r.end));
+            // ZONE_DEVICE spans never shrink, so a span that covers the range already
+            // is final: only a growing span takes the (global) zones lock.
+            if !self.zones.covers(nid, Zone::Device, r) {
+                let z = self.zones.lock.lock(locked.held());
+                if let Ok(span) = self.zones.get(nid, Zone::Device) {
+                    let _ =
+                        self.zones
+                            .set(z.proof(), nid, Zone::Device, span.grown(r.start, r.end));
+                }
             }
-        }
+        });
         drop(locked);
         Ok(())
     }
@@ -284,32 +286,34 @@ impl SparseMap {
             return Err(Error::NoEnt);
         }
         let top = g.subsections_per_section().wrapping_sub(1);
-        for c in g.section_pieces(r) {
-            let Some(sec) = self.table.get(c.nr) else {
-                continue;
-            };
-            let mine = c.subsections();
-            let others = sec
-                .count_in(0, top, |st| st != SubState::Absent)
-                .saturating_sub(mine);
-            sec.count_devices(0, mine);
-            if others == 0 {
-                // The last sub-section goes: every flag (VALID first among them) is
-                // cleared before the states, so a reader that sees a cleared state
-                // also sees the section absent (see `section::Section::flags`). A
-                // block's view stays: the section may lie inside a block.
-                sec.clear_present();
-                sec.fill(c.first, c.last, SubState::Absent);
-                self.shared_nids.release(sec);
-            } else {
-                sec.fill(c.first, c.last, SubState::Absent);
-                // The nid after the states: it stays while any Device state remains.
-                if !sec.any_in(0, top, |st| st == SubState::Device) {
-                    sec.set_device_nid(DeviceNid::None);
+        self.commit(|| {
+            for c in g.section_pieces(r) {
+                let Some(sec) = self.table.get(c.nr) else {
+                    continue;
+                };
+                let mine = c.subsections();
+                let others = sec
+                    .count_in(0, top, |st| st != SubState::Absent)
+                    .saturating_sub(mine);
+                sec.count_devices(0, mine);
+                if others == 0 {
+                    // The last sub-section goes: every flag (VALID first among them) is
+                    // cleared before the states, so a reader that sees a cleared state
+                    // also sees the section absent (see `section::Section::flags`). A
+                    // block's view stays: the section may lie inside a block.
+                    sec.clear_present();
+                    sec.fill(c.first, c.last, SubState::Absent);
                     self.shared_nids.release(sec);
+                } else {
+                    sec.fill(c.first, c.last, SubState::Absent);
+                    // The nid after the states: it stays while any Device state remains.
+                    if !sec.any_in(0, top, |st| st == SubState::Device) {
+                        sec.set_device_nid(DeviceNid::None);
+                        self.shared_nids.release(sec);
+                    }
                 }
             }
-        }
+        });
         drop(locked);
         Ok(())
     }

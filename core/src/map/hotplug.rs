@@ -87,21 +87,23 @@ impl SparseMap {
             // The blocks (records and every section's view) first, then the sections
             // become present: a reader that sees a section PRESENT also sees its block
             // (never a present pfn in no block).
-            for id in self.block_ids(r) {
-                let rec = BlockRecord {
-                    state: BlockState::Offline,
-                    zone: Zone::None,
-                    nid,
-                    flags: BlockFlags::empty(),
-                    busy: false,
-                };
-                self.set_block(proof, id, Some(rec), None);
-            }
-            let top = g.subsections_per_section().wrapping_sub(1);
-            for (_, sec) in locked.iter() {
-                sec.fill(0, top, SubState::Ram);
-                sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
-            }
+            self.commit(|| {
+                for id in self.block_ids(r) {
+                    let rec = BlockRecord {
+                        state: BlockState::Offline,
+                        zone: Zone::None,
+                        nid,
+                        flags: BlockFlags::empty(),
+                        busy: false,
+                    };
+                    self.set_block(proof, id, Some(rec), None);
+                }
+                let top = g.subsections_per_section().wrapping_sub(1);
+                for (_, sec) in locked.iter() {
+                    sec.fill(0, top, SubState::Ram);
+                    sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
+                }
+            });
         }
         let ty = match self.config().auto_online {
             AutoOnline::Offline => None,
@@ -143,15 +145,17 @@ impl SparseMap {
         let (held, proof) = h.split();
         let locked = LockedSections::lock(&self.table, held, first, last).ok_or(Error::NoEnt)?;
         let top = self.geometry().subsections_per_section().wrapping_sub(1);
-        for (_, sec) in locked.iter() {
-            // The flags and the block view go first, in one store (Release), so no
-            // reader trusts the states being cleared.
-            sec.clear_all();
-            sec.fill(0, top, SubState::Absent);
-        }
-        for id in self.block_ids(r) {
-            self.set_block(proof, id, None, None);
-        }
+        self.commit(|| {
+            for (_, sec) in locked.iter() {
+                // The flags and the block view go first, in one store (Release), so no
+                // reader trusts the states being cleared.
+                sec.clear_all();
+                sec.fill(0, top, SubState::Absent);
+            }
+            for id in self.block_ids(r) {
+                self.set_block(proof, id, None, None);
+            }
+        });
         Ok(())
     }
 
@@ -257,9 +261,11 @@ impl SparseMap {
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
             let r = self.block_pfns(id).ok_or(Error::NoEnt)?;
-            self.change_state(h.proof(), id, BlockState::GoingOnline, None, true);
-            self.transitions.fetch_add(1, Ordering::AcqRel);
-            self.update_span(h.held(), rec.nid, zone, |s| s.grown(r.start, r.end));
+            self.commit(|| {
+                self.change_state(h.proof(), id, BlockState::GoingOnline, None, true);
+                self.transitions.fetch_add(1, Ordering::AcqRel);
+                self.update_span(h.held(), rec.nid, zone, |s| s.grown(r.start, r.end));
+            });
             (zone, rec.nid, r)
         };
         let veto = self.notify(n, MemEvent::GoingOnline, id);
@@ -302,8 +308,10 @@ impl SparseMap {
             let h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             self.offline_checks(id, &rec)?;
-            self.change_state(h.proof(), id, BlockState::GoingOffline, None, true);
-            self.transitions.fetch_add(1, Ordering::AcqRel);
+            self.commit(|| {
+                self.change_state(h.proof(), id, BlockState::GoingOffline, None, true);
+                self.transitions.fetch_add(1, Ordering::AcqRel);
+            });
         }
         let veto = self.notify(n, MemEvent::GoingOffline, id);
         if veto != 0 {
@@ -382,17 +390,19 @@ impl SparseMap {
             }
             // Claim every block: online ones enter GOING_OFFLINE, offline ones are
             // only marked busy so nobody onlines them under our feet.
-            for id in self.block_ids(r) {
-                if let Some(rec) = self.block_record(id) {
-                    let state = if rec.state == BlockState::Online {
-                        BlockState::GoingOffline
-                    } else {
-                        rec.state
-                    };
-                    self.change_state(h.proof(), id, state, None, true);
-                    self.transitions.fetch_add(1, Ordering::AcqRel);
+            self.commit(|| {
+                for id in self.block_ids(r) {
+                    if let Some(rec) = self.block_record(id) {
+                        let state = if rec.state == BlockState::Online {
+                            BlockState::GoingOffline
+                        } else {
+                            rec.state
+                        };
+                        self.change_state(h.proof(), id, state, None, true);
+                        self.transitions.fetch_add(1, Ordering::AcqRel);
+                    }
                 }
-            }
+            });
             r
         };
         let going = |id: &BlockId| {

@@ -3,6 +3,7 @@
 
 pub(crate) mod blocks;
 pub(crate) mod boot;
+pub(crate) mod commit;
 pub(crate) mod device;
 pub(crate) mod export;
 pub(crate) mod hotplug;
@@ -259,11 +260,12 @@ impl SparseMap {
         Ok(s)
     }
 
-    /// A fault-injection point in the prepare phase of an operation (before anything
-    /// visible is written). With the `fault-injection` feature, `fail_at_step(n)`
+    /// A fault-injection point in the prepare phase of an operation (before its commit,
+    /// see `commit.rs`). With the `fault-injection` feature, `fail_at_step(n)`
     /// makes the n-th such point from now fail with `NoMem`.
     #[inline]
     pub(crate) fn fault_step(&self) -> Result<()> {
+        commit::assert_preparing("fault step");
         #[cfg(feature = "fault-injection")]
         {
             let n = self.fault_countdown.load(Ordering::Relaxed);

@@ -24,6 +24,7 @@ impl<'a> LockedSections<'a> {
         first: SectionNr,
         last: SectionNr,
     ) -> Option<Self> {
+        crate::map::commit::assert_preparing("section lock");
         if (first.0..=last.0).any(|nr| table.get(SectionNr(nr)).is_none()) {
             return None;
         }

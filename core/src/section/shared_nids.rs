@@ -93,6 +93,7 @@ impl SharedNids {
     /// The entry of `sec`, claiming a free one (all nids 0) if it owns none; `NoMem`
     /// when the pool is full. The caller holds `sec` exclusively.
     pub(crate) fn claim(&self, sec: &Section) -> Result<&Entry> {
+        crate::map::commit::assert_preparing("shared-nid claim");
         if let Some(e) = self.find(sec) {
             return Ok(e);
         }

@@ -144,6 +144,7 @@ impl Table {
         first: SectionNr,
         last: SectionNr,
     ) -> Result<()> {
+        crate::map::commit::assert_preparing("leaf reservation");
         let (r0, _) = Self::split(first);
         let (r1, _) = Self::split(last);
         if r1 >= NR_ROOTS || r0 > r1 {
