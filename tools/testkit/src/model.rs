@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 pub mod driver;
 
-use sparsemem::{Error, Zone};
+use sparsemem::{BlockFlags, Error, RangeKind, Stats, Zone};
 
 use crate::machines::MIB;
 
@@ -191,6 +191,99 @@ impl Model {
         }
     }
 
+    // ---- blocks, sections, statistics, ranges --------------------------------------
+
+    /// A block's System RAM pages (block 0 starts at 1 MiB).
+    pub fn block_present_pages(&self, id: u64) -> u64 {
+        if id == 0 {
+            PAGES_PER_BLOCK - BLOCK0_RAM
+        } else {
+            PAGES_PER_BLOCK
+        }
+    }
+
+    /// A block's flags as `block_info` reports them: EARLY for boot blocks; block 0
+    /// has HOLES and MIXED_ZONES; OFFLINABLE when an offline would pass its checks.
+    pub fn block_flags(&self, id: u64) -> BlockFlags {
+        let Some(b) = self.blocks.get(&id) else {
+            return BlockFlags::empty();
+        };
+        let mut f = BlockFlags::empty();
+        f.set(BlockFlags::EARLY, b.early);
+        if id == 0 {
+            f |= BlockFlags::HOLES | BlockFlags::MIXED_ZONES;
+        }
+        f.set(BlockFlags::OFFLINABLE, self.check_offline(id).is_ok());
+        f
+    }
+
+    /// A section's active and device masks, if it is present (a block here is one
+    /// section, all its sub-sections active; device sub-sections lie outside blocks).
+    pub fn section_masks(&self, nr: u64) -> Option<(u64, u64)> {
+        let per = BLOCK / SUB;
+        let device = self
+            .device
+            .range(nr * per..(nr + 1) * per)
+            .fold(0u64, |m, (sub, _)| m | 1 << (sub - nr * per));
+        let active = if self.blocks.contains_key(&nr) {
+            u64::MAX
+        } else {
+            device
+        };
+        (active != 0).then_some((active, device))
+    }
+
+    /// The whole-map counters of `stats`.
+    pub fn stats(&self) -> Stats {
+        let online = |b: &Block| b.state != State::Offline;
+        let sections = (0..NR_BLOCKS).filter(|nr| self.section_masks(*nr).is_some());
+        let pages = |f: &dyn Fn(&Block) -> bool| -> u64 {
+            self.blocks
+                .iter()
+                .filter(|(_, b)| f(b))
+                .map(|(id, _)| self.block_present_pages(*id))
+                .sum()
+        };
+        Stats {
+            present_sections: sections.count() as u64,
+            online_sections: self.blocks.values().filter(|b| online(b)).count() as u64,
+            blocks: self.blocks.len() as u64,
+            online_blocks: self.blocks.values().filter(|b| online(b)).count() as u64,
+            ram_pages: pages(&|_| true),
+            online_pages: pages(&online),
+            device_pages: self.device.len() as u64 * PAGES_PER_SUB,
+        }
+    }
+
+    /// The range export: page ranges of one kind and node, adjacent ones merged, in
+    /// ascending order, holes left out.
+    pub fn ranges(&self) -> Vec<(u64, u64, i32, RangeKind)> {
+        let mut out: Vec<(u64, u64, i32, RangeKind)> = Vec::new();
+        for sub in 0..NR_BLOCKS * (BLOCK / SUB) {
+            let (mut start, end) = (sub * PAGES_PER_SUB, (sub + 1) * PAGES_PER_SUB);
+            let what = if let Some(b) = self.blocks.get(&(start / PAGES_PER_BLOCK)) {
+                start = start.max(if start < PAGES_PER_BLOCK {
+                    BLOCK0_RAM
+                } else {
+                    0
+                });
+                let kind = match b.state {
+                    State::Offline => RangeKind::RamOffline,
+                    State::Online(_) => RangeKind::RamOnline,
+                };
+                Some((b.nid, kind))
+            } else {
+                self.device.get(&sub).map(|nid| (*nid, RangeKind::Device))
+            };
+            let Some((nid, kind)) = what else { continue };
+            match out.last_mut() {
+                Some(last) if last.1 == start && (last.2, last.3) == (nid, kind) => last.1 = end,
+                _ => out.push((start, end, nid, kind)),
+            }
+        }
+        out
+    }
+
     // ---- zones ---------------------------------------------------------------------
 
     /// The span and present pages of a zone on a node: the hull of its online RAM
@@ -274,7 +367,18 @@ impl Model {
     }
 
     // ---- operations ----------------------------------------------------------------
-    // Each is the map's operation of the same name; `veto` is a notifier's refusal.
+    // Each is the map's operation of the same name; `veto` is what the notifier
+    // answers to a GOING_* event (0: go ahead).
+
+    /// The error a notifier's answer makes (c-api.md, "Notifiers"): a negative errno
+    /// is the result as it is, a positive answer is EPERM.
+    fn refusal(veto: i32) -> Option<Error> {
+        match veto {
+            0 => None,
+            v if v > 0 => Some(Error::Perm),
+            v => Some(Error::Veto(v)),
+        }
+    }
 
     /// New offline blocks over a block-aligned range.
     pub fn add_memory(&mut self, nid: i32, start: u64, size: u64) -> Res {
@@ -339,9 +443,9 @@ impl Model {
     }
 
     /// Offlines an online block (never block 0: mixed zones and holes).
-    pub fn offline_block(&mut self, id: u64, veto: Option<Error>) -> Res {
+    pub fn offline_block(&mut self, id: u64, veto: i32) -> Res {
         self.check_offline(id)?;
-        if let Some(e) = veto {
+        if let Some(e) = Self::refusal(veto) {
             return Err(e);
         }
         self.blocks.get_mut(&id).unwrap().state = State::Offline;
@@ -349,7 +453,7 @@ impl Model {
     }
 
     /// Offlines the online blocks of a range, then removes them all.
-    pub fn offline_and_remove_memory(&mut self, start: u64, size: u64, veto: Option<Error>) -> Res {
+    pub fn offline_and_remove_memory(&mut self, start: u64, size: u64, veto: i32) -> Res {
         self.check_remove(start, size)?;
         let ids = Self::block_ids(start, size);
         let online: Vec<u64> = ids
@@ -359,7 +463,7 @@ impl Model {
         for id in &online {
             self.check_offline(*id)?;
         }
-        if let (Some(e), false) = (veto, online.is_empty()) {
+        if let (Some(e), false) = (Self::refusal(veto), online.is_empty()) {
             return Err(e);
         }
         for id in ids {
@@ -369,7 +473,7 @@ impl Model {
     }
 
     /// Onlines an offline block in the zone `kind` chooses.
-    pub fn online_block(&mut self, id: u64, kind: OnlineKind, veto: Option<Error>) -> Res {
+    pub fn online_block(&mut self, id: u64, kind: OnlineKind, veto: i32) -> Res {
         let b = *self.blocks.get(&id).ok_or(Error::NoEnt)?;
         if b.state != State::Offline {
             return Err(Error::Inval);
@@ -379,7 +483,7 @@ impl Model {
             OnlineKind::Kernel => self.kernel_zone(b.nid, id),
             OnlineKind::Online => self.default_zone(b.nid, id),
         };
-        if let Some(e) = veto {
+        if let Some(e) = Self::refusal(veto) {
             return Err(e);
         }
         self.blocks.get_mut(&id).unwrap().state = State::Online(zone);

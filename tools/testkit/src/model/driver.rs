@@ -1,6 +1,8 @@
 //! The differential driver: draws operations from a [`Source`], applies each to
-//! sparsemem and to the [`Model`], and compares every return code and, after every
-//! step, every block, every zone span of nodes 0-2 and a sample of pfn answers. Used by
+//! sparsemem and to the [`Model`], and compares every return code (the model derives a
+//! veto's own) and, after every step, every block with its flags and present pages,
+//! every section's masks, the statistics, the whole range export, every zone span of
+//! nodes 0-2 and a sample of pfn answers. Used by
 //! core/tests/differential.rs (seeded generator) and by the cargo-fuzz target
 //! fuzz/fuzz_targets/differential.rs (libFuzzer's bytes). A run can also write
 //! its trace: every operation with the model's return code, and every expected answer
@@ -13,7 +15,8 @@ use super::{Kind, Model, OnlineKind, State, BLOCK, NR_BLOCKS, PAGES_PER_BLOCK, S
 use crate::machines::{machine_with, GIB, MIB};
 use crate::seeds::Source;
 use sparsemem::{
-    BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SparseMap, Zone,
+    BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SectionNr, SparseMap,
+    Zone,
 };
 
 /// The operations the driver draws from.
@@ -186,10 +189,6 @@ fn rc(r: Result<(), Error>) -> i32 {
     r.err().map_or(0, Error::errno)
 }
 
-fn veto_err(v: i32) -> Option<Error> {
-    (v != 0).then(|| Error::from_veto(v))
-}
-
 /// Applies one operation to both; returns (map's result, model's result).
 fn apply(
     map: &mut Box<SparseMap>,
@@ -213,7 +212,7 @@ fn apply(
             answer.set(veto);
             (
                 map.offline_and_remove_memory(start, size, &notifier),
-                m.offline_and_remove_memory(start, size, veto_err(veto)),
+                m.offline_and_remove_memory(start, size, veto),
             )
         }
         Op::Online { id, kind, veto } => {
@@ -225,14 +224,14 @@ fn apply(
             };
             (
                 map.online_block(BlockId(id), ty, &notifier),
-                m.online_block(id, kind, veto_err(veto)),
+                m.online_block(id, kind, veto),
             )
         }
         Op::Offline { id, veto } => {
             answer.set(veto);
             (
                 map.offline_block(BlockId(id), &notifier),
-                m.offline_block(id, veto_err(veto)),
+                m.offline_block(id, veto),
             )
         }
         Op::AddDevice { nid, start, size } => (
@@ -303,6 +302,13 @@ fn compare(
                         b.nid, b.state, b.zone
                     ));
                 }
+                let want = (m.block_flags(id), m.block_present_pages(id));
+                if (b.flags, b.present_pages) != want {
+                    return Err(format!(
+                        "block {id} flags, present pages: map {:?} {}, model {want:?}",
+                        b.flags, b.present_pages
+                    ));
+                }
                 let vz = map.valid_zones(BlockId(id)).unwrap().to_string();
                 if Some(&vz) != m.valid_zones(id).as_ref() {
                     return Err(format!(
@@ -343,6 +349,7 @@ fn compare(
             }
         }
     }
+    compare_sections_and_ranges(map, m)?;
     for _ in 0..samples {
         let pfn = r.below(NR_BLOCKS * PAGES_PER_BLOCK);
         let p = Pfn(pfn);
@@ -378,6 +385,35 @@ fn compare(
         if got != want {
             return Err(format!("pfn {pfn:#x}: map {got:?}, model {want:?}"));
         }
+    }
+    Ok(())
+}
+
+/// Every section's masks, the statistics and the whole range export.
+fn compare_sections_and_ranges(map: &SparseMap, m: &Model) -> Result<(), String> {
+    for nr in 0..NR_BLOCKS {
+        let got = map
+            .section_info(SectionNr(nr))
+            .ok()
+            .map(|i| (i.active[0], i.device[0]));
+        let want = m.section_masks(nr);
+        if got != want {
+            return Err(format!("section {nr} masks: map {got:x?}, model {want:x?}"));
+        }
+    }
+    let got = map.stats();
+    let want = m.stats();
+    if got != want {
+        return Err(format!("stats: map {got:?}, model {want:?}"));
+    }
+    let mut got = Vec::new();
+    let _ = map.for_each_range(|r| {
+        got.push((r.start.0 >> 12, (r.start.0 + r.size) >> 12, r.nid, r.kind));
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    let want = m.ranges();
+    if got != want {
+        return Err(format!("ranges: map {got:x?}, model {want:x?}"));
     }
     Ok(())
 }
@@ -420,7 +456,8 @@ fn run(r: &mut impl Source, steps: usize, mut trace: Option<&mut String>) -> Res
         if let Some(t) = trace.as_deref_mut() {
             writeln!(t, "{} = {}", trace_op(op), rc(want)).unwrap();
         }
-        if got != want {
+        // Return codes, as C sees them (the model names a veto's errno its own way).
+        if rc(got) != rc(want) {
             return Err(format!("step {step} {op:?}: map {got:?}, model {want:?}"));
         }
         ok += usize::from(got.is_ok());
