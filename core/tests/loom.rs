@@ -106,6 +106,31 @@ fn t49_t50_reader_against_the_removal_of_the_last_subsection() {
     });
 }
 
+/// Device memory of a second node joins a section (its nids move into the shared
+/// pool: the nid bytes are written before the states they name) and leaves again,
+/// against a reader: node 0's pfn reads as node 0's device memory throughout, and node
+/// 1's pfn, whenever it reads as device memory, as node 1's.
+#[test]
+fn shared_section_nids_against_a_second_nodes_add_and_remove() {
+    model("shared nids", || {
+        let map = booted();
+        map.add_device(0, 128 * MIB, 2 * MIB).unwrap();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || {
+            let a = m2.pfn_info(Pfn(S1)).unwrap();
+            assert_eq!((a.kind, a.nid), (PfnKind::Device, 0), "node 0's pfn");
+            if let Ok(b) = m2.pfn_info(Pfn(S1 + 512)) {
+                if b.kind == PfnKind::Device {
+                    assert_eq!(b.nid, 1, "node 1's pfn");
+                }
+            }
+        });
+        map.add_device(1, 128 * MIB + 2 * MIB, 2 * MIB).unwrap();
+        map.remove_device(128 * MIB + 2 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+    });
+}
+
 #[test]
 fn t51_two_writers_add_disjoint_ranges_in_one_section() {
     model("disjoint writers", || {
