@@ -1,13 +1,32 @@
-# sparsemem: every test, Rust and C, behind one command (`make test`).
-# .ci/run installs the toolchain pieces and packages this needs, then runs `make test`.
+# sparsemem: every test, Rust and C, behind one command (`make test`), which installs
+# what it needs first (`make deps`). .ci/run runs it, then `make miri` and `make fuzz`.
 
 CARGO ?= cargo
 NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x86_64-unknown-none
 
 .PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
-	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap
+	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap \
+	deps test-steps
 
-test: lint rust-test loom no-std header-check c-abi c-test c-test-m32 install-check
+# The steps of `make test`, in order.
+TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 install-check
+
+# `make test`: `make deps`, then every step, its output streamed and kept in
+# target/test.log; the last line adds up every runner's counts (tools/totals.awk). The
+# status is the steps' (a failed step stops them) and the totals' (a failed test).
+test:
+	@mkdir -p target
+	@{ $(MAKE) --no-print-directory deps && $(MAKE) --no-print-directory test-steps; \
+	  echo $$? > target/test.status; } 2>&1 | tee target/test.log
+	@awk -f tools/totals.awk target/test.log; t=$$?; \
+	  test "$$(cat target/test.status)" -eq 0 || { echo "make test: a step failed (target/test.log)"; exit 1; }; \
+	  exit $$t
+test-steps: $(TEST_STEPS)
+
+# Checks the Debian packages, rustup targets and components and cbindgen that `make
+# test` needs, and installs what is missing (tools/deps.sh says what and how).
+deps:
+	CBINDGEN_VERSION=$(CBINDGEN_VERSION) tools/deps.sh
 
 # The quick loop while editing (well under a minute once built): format, clippy and
 # the core's unit tests.
