@@ -6,10 +6,10 @@ NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-n
 
 .PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
 	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap \
-	deps test-steps
+	deps test-steps c-lib-firmware c-test-cortex-m
 
 # The steps of `make test`, in order.
-TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 install-check
+TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 c-test-cortex-m install-check
 
 # `make test`: `make deps`, then every step, its output streamed and kept in
 # target/test.log; the last line adds up every runner's counts (tools/totals.awk). The
@@ -63,11 +63,31 @@ lint:
 no-std:
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
 	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; done
-	@# The README's small firmware configuration on Armv7-M: the C library and its header.
-	env $(FIRMWARE_CAPACITY) $(CARGO) rustc -p sparsemem-ffi --release --target thumbv7em-none-eabihf \
+	$(MAKE) --no-print-directory c-lib-firmware
+
+# The README's small firmware configuration on Armv7-M: cargo's C library and its header
+# (in $(FIRMWARE_DIR)/include).
+FIRMWARE_TARGET := thumbv7em-none-eabihf
+FIRMWARE_DIR := target/c/$(FIRMWARE_TARGET)
+FIRMWARE_LIB := target/capacity/$(FIRMWARE_TARGET)/release/libsparsemem_ffi.a
+c-lib-firmware:
+	env $(FIRMWARE_CAPACITY) $(CARGO) rustc -p sparsemem-ffi --release --target $(FIRMWARE_TARGET) \
 	  --target-dir target/capacity --crate-type rlib,staticlib
-	$(MAKE) --no-print-directory header C_TARGET=thumbv7em-none-eabihf CAPACITY="$(FIRMWARE_CAPACITY)"
-	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c target/c/thumbv7em-none-eabihf/include/sparsemem.h
+	$(MAKE) --no-print-directory header C_TARGET=$(FIRMWARE_TARGET) CAPACITY="$(FIRMWARE_CAPACITY)"
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c $(FIRMWARE_DIR)/include/sparsemem.h
+
+# The C contract checks of c-tests/cortex-m/contract.c on an emulated Cortex-M4 (QEMU's
+# mps2-an386 board), against the firmware library: arm-none-eabi-gcc, no libc, no heap;
+# output and exit status through semihosting. The program prints "c-tests: N passed,
+# M failed"; a hang (a fault handler exits, so only a wedged core) ends after 120 s.
+ARM_CC := arm-none-eabi-gcc
+CORTEX_M4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
+c-test-cortex-m: c-lib-firmware
+	$(ARM_CC) $(CORTEX_M4) -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -nostdlib \
+	  -I$(FIRMWARE_DIR)/include -T c-tests/cortex-m/mps2.ld c-tests/cortex-m/startup.c \
+	  c-tests/cortex-m/contract.c $(FIRMWARE_LIB) -lgcc -Wl,-z,noexecstack -Wl,--gc-sections -o $(FIRMWARE_DIR)/contract.elf
+	timeout 120 qemu-system-arm -M mps2-an386 -display none -monitor none -serial null \
+	  -semihosting-config enable=on,target=native -kernel $(FIRMWARE_DIR)/contract.elf
 
 CC ?= cc
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
