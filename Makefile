@@ -6,7 +6,7 @@ NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-n
 
 .PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
 	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap \
-	deps test-steps c-lib-firmware c-test-cortex-m
+	deps test-steps c-lib-bare c-lib-firmware c-test-cortex-m
 
 # The steps of `make test`, in order.
 TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 c-test-cortex-m install-check
@@ -60,24 +60,32 @@ lint:
 # 64-bit atomics, and for Armv7-M with the README's firmware capacity too. The C
 # library's rlib and staticlib only: rustc drops the cdylib for these targets (with a
 # warning), so `cargo rustc --crate-type` names the two it builds.
+# Each C library is relinked with only smem_* global and checked (ffi/relink.sh), into
+# target/c/no-std/<target>/.
 no-std:
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
-	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; done
+	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; \
+	  ffi/relink.sh $$t target/$$t/release/libsparsemem_ffi.a target/c/no-std/$$t || exit 1; done
 	$(MAKE) --no-print-directory c-lib-firmware
 
-# The README's small firmware configuration on Armv7-M: cargo's C library and its header
-# (in $(FIRMWARE_DIR)/include).
+# A bare-metal C library: `make c-lib-bare C_TARGET=<one of NO_STD_TARGETS>
+# [CAPACITY=...]` writes libsparsemem.a, only smem_* global (ffi/relink.sh), and its
+# header (include/sparsemem.h) to target/c/<C_TARGET>/.
+c-lib-bare:
+	env $(CAPACITY) $(CARGO) rustc -p sparsemem-ffi --release $(CARGO_C) --crate-type rlib,staticlib
+	ffi/relink.sh $(C_TARGET) $(CARGO_C_OUT)/libsparsemem_ffi.a $(C_LIB_DIR)
+	$(MAKE) --no-print-directory header C_TARGET=$(C_TARGET) CAPACITY="$(CAPACITY)"
+
+# The README's small firmware configuration on Armv7-M, in $(FIRMWARE_DIR).
 FIRMWARE_TARGET := thumbv7em-none-eabihf
 FIRMWARE_DIR := target/c/$(FIRMWARE_TARGET)
-FIRMWARE_LIB := target/capacity/$(FIRMWARE_TARGET)/release/libsparsemem_ffi.a
 c-lib-firmware:
-	env $(FIRMWARE_CAPACITY) $(CARGO) rustc -p sparsemem-ffi --release --target $(FIRMWARE_TARGET) \
-	  --target-dir target/capacity --crate-type rlib,staticlib
-	$(MAKE) --no-print-directory header C_TARGET=$(FIRMWARE_TARGET) CAPACITY="$(FIRMWARE_CAPACITY)"
+	$(MAKE) --no-print-directory c-lib-bare C_TARGET=$(FIRMWARE_TARGET) CAPACITY="$(FIRMWARE_CAPACITY)"
 	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c $(FIRMWARE_DIR)/include/sparsemem.h
 
 # The C contract checks of c-tests/cortex-m/contract.c on an emulated Cortex-M4 (QEMU's
-# mps2-an386 board), against the firmware library: arm-none-eabi-gcc, no libc, no heap;
+# mps2-an386 board), against the firmware library (only smem_* global: the program brings
+# its own memcpy and memset, libgcc its __aeabi_*): arm-none-eabi-gcc, no libc, no heap;
 # output and exit status through semihosting. The program prints "c-tests: N passed,
 # M failed"; a hang (a fault handler exits, so only a wedged core) ends after 120 s.
 ARM_CC := arm-none-eabi-gcc
@@ -85,7 +93,7 @@ CORTEX_M4 := -mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16
 c-test-cortex-m: c-lib-firmware
 	$(ARM_CC) $(CORTEX_M4) -std=c11 -O2 -g -Wall -Wextra -Werror -ffreestanding -nostdlib \
 	  -I$(FIRMWARE_DIR)/include -T c-tests/cortex-m/mps2.ld c-tests/cortex-m/startup.c \
-	  c-tests/cortex-m/contract.c $(FIRMWARE_LIB) -lgcc -Wl,-z,noexecstack -Wl,--gc-sections -o $(FIRMWARE_DIR)/contract.elf
+	  c-tests/cortex-m/contract.c $(FIRMWARE_DIR)/libsparsemem.a -lgcc -Wl,-z,noexecstack -Wl,--gc-sections -o $(FIRMWARE_DIR)/contract.elf
 	timeout 120 qemu-system-arm -M mps2-an386 -display none -monitor none -serial null \
 	  -semihosting-config enable=on,target=native -kernel $(FIRMWARE_DIR)/contract.elf
 

@@ -19,7 +19,7 @@ TARGETS="thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-none-elf x
   i686-unknown-linux-gnu"
 COMPONENTS="clippy rustfmt"
 APT="libcmocka-dev valgrind gcc-multilib libcmocka-dev:i386 libc6-dbg:i386 pkg-config cmake util-linux"
-APT_NO_RECOMMENDS="gcc-arm-none-eabi qemu-system-arm"
+APT_NO_RECOMMENDS="gcc-arm-none-eabi qemu-system-arm binutils-aarch64-linux-gnu binutils-riscv64-linux-gnu"
 
 # "ii": installed (an unqualified name matches any of its architectures).
 installed() { dpkg-query -W -f='${db:Status-Abbrev}\n' "$1" 2>/dev/null | grep -q '^ii'; }
