@@ -61,12 +61,11 @@ lint:
 # library's rlib and staticlib only: rustc drops the cdylib for these targets (with a
 # warning), so `cargo rustc --crate-type` names the two it builds.
 # Each C library is relinked with only smem_* global and checked (ffi/relink.sh), into
-# target/c/no-std/<target>/.
-no-std:
+# target/c/no-std/<target>/; and the firmware library first (c-lib-firmware).
+no-std: c-lib-firmware
 	for t in $(NO_STD_TARGETS); do $(CARGO) build -p sparsemem --release --target $$t || exit 1; \
 	  $(CARGO) rustc -p sparsemem-ffi --release --target $$t --crate-type rlib,staticlib || exit 1; \
 	  ffi/relink.sh $$t target/$$t/release/libsparsemem_ffi.a target/c/no-std/$$t || exit 1; done
-	$(MAKE) --no-print-directory c-lib-firmware
 
 # A bare-metal C library: `make c-lib-bare C_TARGET=<one of NO_STD_TARGETS>
 # [CAPACITY=...]` writes libsparsemem.a, only smem_* global (ffi/relink.sh), and its
