@@ -6,6 +6,22 @@
 //! memory blocks with their node, zone and valid zones as Linux reports them in
 //! `/sys/devices/system/memory`, boot memory with holes, and zone spans.
 //!
+//! ```
+//! use sparsemem::{BlockId, Config, Pfn, SparseMap};
+//!
+//! static MAP: SparseMap = SparseMap::new(); // all zero: lives in .bss
+//!
+//! MAP.init(&Config::x86_64()).unwrap();
+//! MAP.boot_add_ram(0, 0x1000, 0x9fc00 - 0x1000).unwrap(); // e820 entries, any order
+//! MAP.boot_add_ram(0, 0x10_0000, 0x3ff0_0000).unwrap();
+//! MAP.boot_finish().unwrap();
+//! assert!(MAP.pfn_valid(Pfn(0x500)));
+//! assert_eq!(MAP.valid_zones(BlockId(1)).unwrap().to_string(), "DMA32");
+//! ```
+//!
+//! Every fallible operation returns an [`Error`], whose [`Error::errno`] is the negative
+//! Linux errno the C ABI returns for it; a failed operation leaves the map unchanged.
+//!
 //! The semantics are Linux 6.x, with the deliberate differences listed at the top of
 //! docs/semantics.md (all-or-nothing operations, explicit mixed-node
 //! blocks, errors instead of BUG or silent success, page-precise online answers).

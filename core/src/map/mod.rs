@@ -146,6 +146,7 @@ impl SparseMap {
     }
 
     /// A map on the heap, initialised with `cfg`, built in place (never on the stack).
+    /// `Inval` for a configuration [`SparseMap::init`] rejects.
     #[cfg(all(feature = "alloc", not(loom)))]
     pub fn new_boxed(cfg: &Config) -> Result<alloc::boxed::Box<SparseMap>> {
         let mut slot = alloc::boxed::Box::<SparseMap>::new_uninit();

@@ -103,7 +103,8 @@ impl Config {
         }
     }
 
-    /// Checks every rule of `smem_init` and derives the geometry.
+    /// Checks every rule of `smem_init` and derives the geometry; `Inval` for the
+    /// first rule the configuration breaks.
     pub fn validate(&self) -> Result<Geometry> {
         let page = u32::from(self.page_shift);
         let sub = u32::from(self.subsection_shift);
