@@ -361,7 +361,7 @@ typedef struct smem_range smem_range;
 /**
  * Minor version.
  */
-#define SMEM_VERSION_MINOR 1
+#define SMEM_VERSION_MINOR 2
 
 /**
  * Patch version.
