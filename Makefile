@@ -6,10 +6,11 @@ NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-n
 
 .PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
 	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap \
-	deps test-steps c-lib-bare c-lib-firmware c-test-cortex-m
+	deps test-steps c-lib-bare c-lib-firmware c-test-cortex-m docs package msrv
 
 # The steps of `make test`, in order.
-TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 c-test-cortex-m install-check
+TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 c-test-cortex-m install-check \
+	docs package msrv
 
 # `make test`: `make deps`, then every step, its output streamed and kept in
 # target/test.log; the last line adds up every runner's counts (tools/totals.awk). The
@@ -346,3 +347,35 @@ fuzz:
 	    grep -E '^#[0-9]+' $$log | tail -1; grep -E '^stat::number_of_executed_units' $$log; \
 	  else tail -60 $$log; echo "fuzz $$t: FAILED (log: $$log)"; exit 1; fi; \
 	done
+
+# ---- Release checks ------------------------------------------------------------------
+PUBLISHED := sparsemem sparsemem-ffi sparsemem-memmap
+
+# The API documentation as docs.rs builds it, without a warning (broken links, bad
+# markup); the core's crate-level overview and every public item (missing_docs is deny).
+docs:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps $(addprefix -p ,$(PUBLISHED))
+
+# What `cargo publish` would upload, packed and built from the tarballs: the three
+# together, so that ffi and memmap build against the core's tarball (cargo serves it from
+# a local registry) before it is on crates.io. panic=abort as the workspace's profiles
+# say, which do not travel with a package: the no_std C library links only with it.
+# --allow-dirty: checks the working tree, and publishes nothing. Fails on any warning
+# except the tests and benchmarks left out on purpose, and checks what each package holds.
+package:
+	@mkdir -p target
+	$(CARGO) package --allow-dirty $(addprefix -p ,$(PUBLISHED)) --config 'profile.dev.panic="abort"' \
+	  2> target/package.log || { cat target/package.log; exit 1; }
+	@if grep '^warning' target/package.log | grep -v '^warning: ignoring \(test\|benchmark\) '; then \
+	  echo "cargo package: warnings (target/package.log)"; exit 1; fi
+	@for p in $(PUBLISHED); do c=target/package/$$p-$(VERSION).crate; \
+	  for f in Cargo.toml README.md LICENSE-MIT LICENSE-APACHE src/main.rs:src/lib.rs; do \
+	    tar tzf $$c | grep -qxE "$$p-$(VERSION)/($$(echo $$f | tr : '|'))" || { echo "$$c: no $$f"; exit 1; }; done; \
+	  if tar tzf $$c | grep -E '/(tests|benches|fuzz)/'; then echo "$$c: test files"; exit 1; fi; \
+	  echo "$$c: $$(tar tzf $$c | wc -l) files, $$(du -k $$c | cut -f1) KiB"; done
+
+# The declared minimum Rust version (workspace rust-version) builds the core and the C
+# library with the locked dependencies. memmap declares its own, newer one (clap).
+MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+msrv:
+	$(CARGO) +$(MSRV) build -p sparsemem -p sparsemem-ffi --locked --target-dir target/msrv

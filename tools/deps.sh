@@ -3,6 +3,7 @@
 # the Rust toolchain and installs what is missing, on Debian 12 (bookworm):
 # - rustup: the clippy and rustfmt components and the targets of `make no-std` and
 #   `make c-test-m32`, for the active toolchain;
+# - rustup: the toolchain of the declared minimum Rust version (`make msrv`);
 # - cbindgen at the version the checked-in header was made with (cargo install);
 # - apt: libcmocka-dev, valgrind (C suites); gcc-multilib, libcmocka-dev:i386 and
 #   libc6-dbg:i386 (their -m32 run; valgrind needs libc6-dbg); pkg-config, cmake (the
@@ -66,7 +67,12 @@ for c in $COMPONENTS; do
   grep -q "^$c-" <<<"$have_components" || rustup component add "$c"
 done
 
+# The declared minimum Rust version (`make msrv` builds the core and the C library
+# with it), from the workspace's rust-version.
+msrv=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+rustup toolchain list | grep -q "^$msrv-" || rustup toolchain install "$msrv" --profile minimal
+
 if [ "$(cbindgen --version 2>/dev/null)" != "cbindgen $CBINDGEN_VERSION" ]; then
   cargo install cbindgen --version "$CBINDGEN_VERSION" --locked
 fi
-echo "make deps: Debian packages, rustup targets and components, cbindgen $CBINDGEN_VERSION present"
+echo "make deps: Debian packages, rustup targets and components, Rust $msrv, cbindgen $CBINDGEN_VERSION present"
