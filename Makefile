@@ -6,11 +6,11 @@ NO_STD_TARGETS := thumbv7em-none-eabihf aarch64-unknown-none riscv64gc-unknown-n
 
 .PHONY: c-lib c-test-m32 test check rust-test lint no-std run sizes bench fuzz header header-check c-abi c-test \
 	loom miri miri-all install install-c install-memmap install-check install-check-c install-check-memmap \
-	deps test-steps c-lib-bare c-lib-firmware c-test-cortex-m docs package msrv
+	deps test-steps c-lib-bare c-lib-firmware c-test-cortex-m docs package msrv version-check
 
 # The steps of `make test`, in order.
 TEST_STEPS := lint rust-test loom no-std header-check c-abi c-test c-test-m32 c-test-cortex-m install-check \
-	docs package msrv
+	docs package msrv version-check
 
 # `make test`: `make deps`, then every step, its output streamed and kept in
 # target/test.log; the last line adds up every runner's counts (tools/totals.awk). The
@@ -379,3 +379,7 @@ package:
 MSRV := $(shell sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 msrv:
 	$(CARGO) +$(MSRV) build -p sparsemem -p sparsemem-ffi --locked --target-dir target/msrv
+
+# The checked-in header is the C contract: it may change only with a version bump.
+version-check:
+	.ci/version-check
