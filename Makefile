@@ -101,6 +101,11 @@ CC ?= cc
 HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+# The shared library's ABI version (its SONAME suffix): MAJOR, but MAJOR.MINOR while the
+# major version is 0, because a 0.x minor release may break the C ABI (README,
+# "Versioning"): a program linked against 0.1 must not load 0.2.
+SOVERSION := $(if $(filter 0,$(MAJOR)),$(MAJOR).$(MINOR),$(MAJOR))
 
 # The C library as C projects get it, in target/c, from cargo's libsparsemem_ffi.a (the
 # crate's staticlib; its rlib is for Rust tests): cargo's staticlib carries every Rust
@@ -109,7 +114,7 @@ MAJOR := $(firstword $(subst ., ,$(VERSION)))
 # cdylib exports rust_eh_personality. So the archive is linked into one relocatable
 # object whose only global symbols are smem_* (objcopy; the LLVM bitcode sections are
 # dropped, which binutils' LLVM plugin may choke on), archived again, and the shared
-# library is linked from that object with SONAME libsparsemem.so.MAJOR.
+# library is linked from that object with SONAME libsparsemem.so.SOVERSION.
 #
 # C_TARGET (a rustc target triple with a C toolchain here: the host's, or i686 with -m32)
 # and CAPACITY (SPARSEMEM_* assignments) build another configuration into
@@ -132,10 +137,10 @@ c-lib:
 	  --remove-section=.llvmcmd $(C_LIB_DIR)/sparsemem-all.o $(C_LIB_DIR)/sparsemem.o
 	rm -f $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem-all.o
 	ar rcs $(C_LIB_DIR)/libsparsemem.a $(C_LIB_DIR)/sparsemem.o
-	$(CC) $(C_ARCH) -shared -Wl,-soname,libsparsemem.so.$(MAJOR) -o $(C_LIB_DIR)/libsparsemem.so.$(VERSION) \
+	$(CC) $(C_ARCH) -shared -Wl,-soname,libsparsemem.so.$(SOVERSION) -o $(C_LIB_DIR)/libsparsemem.so.$(VERSION) \
 	  $(C_LIB_DIR)/sparsemem.o
-	ln -sf libsparsemem.so.$(VERSION) $(C_LIB_DIR)/libsparsemem.so.$(MAJOR)
-	ln -sf libsparsemem.so.$(MAJOR) $(C_LIB_DIR)/libsparsemem.so
+	ln -sf libsparsemem.so.$(VERSION) $(C_LIB_DIR)/libsparsemem.so.$(SOVERSION)
+	ln -sf libsparsemem.so.$(SOVERSION) $(C_LIB_DIR)/libsparsemem.so
 	$(if $(filter include/%,$(C_HEADER)),,$(MAKE) --no-print-directory header HEADER=$(C_HEADER))
 
 # The C tests again, 32-bit: the library for i686-unknown-linux-gnu with its own header
@@ -164,7 +169,7 @@ c-abi: c-lib
 	  ax=$$(nm -g --defined-only $(C_LIB_DIR)/libsparsemem.a | grep ' [A-Z] ' | grep -vc ' smem_' || true); \
 	  d=$$(nm -D --defined-only $(C_LIB_DIR)/libsparsemem.so | grep -c ' T smem_'); \
 	  dx=$$(nm -D --defined-only $(C_LIB_DIR)/libsparsemem.so | grep -vc ' smem_' || true); \
-	  so=$$(readelf -d $(C_LIB_DIR)/libsparsemem.so | grep -c 'SONAME.*libsparsemem.so.$(MAJOR)\]'); \
+	  so=$$(readelf -d $(C_LIB_DIR)/libsparsemem.so | grep -c 'SONAME.*libsparsemem.so.$(SOVERSION)\]'); \
 	  echo "libsparsemem.a: $$a smem_ functions, $$ax other global symbols; libsparsemem.so: $$d smem_ exports, $$dx others, SONAME ok: $$so"; \
 	  test "$$a" -ge 32 && test "$$ax" -eq 0 && test "$$d" -eq "$$a" && test "$$dx" -eq 0 && test "$$so" -eq 1
 	@# A C program links against the shared library by its name and runs.
@@ -185,10 +190,9 @@ c-abi: c-lib
 PREFIX ?= /usr/local
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
-MINOR := $(word 2,$(subst ., ,$(VERSION)))
 CMAKE_DIR := $(LIBDIR)/cmake/sparsemem
 PKG_SUBST := sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	-e 's|@VERSION@|$(VERSION)|g; s|@MAJOR@|$(MAJOR)|g; s|@MINOR@|$(MINOR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g; s|@MAJOR@|$(MAJOR)|g; s|@MINOR@|$(MINOR)|g; s|@SOVERSION@|$(SOVERSION)|g' \
 	-e 's|@CMAKE_TO_PREFIX@|$(shell realpath -m --relative-to=$(CMAKE_DIR) $(PREFIX))|' \
 	-e 's|@LIBDIR_REL@|$(shell realpath -m --relative-to=$(PREFIX) $(LIBDIR))|' \
 	-e 's|@INCLUDEDIR_REL@|$(shell realpath -m --relative-to=$(PREFIX) $(INCLUDEDIR))|'
@@ -198,8 +202,8 @@ install-c: c-lib
 	install -m 644 $(C_HEADER) $(DESTDIR)$(INCLUDEDIR)/
 	install -m 644 $(C_LIB_DIR)/libsparsemem.a $(DESTDIR)$(LIBDIR)/
 	install -m 755 $(C_LIB_DIR)/libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
-	ln -sf libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsparsemem.so.$(MAJOR)
-	ln -sf libsparsemem.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libsparsemem.so
+	ln -sf libsparsemem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsparsemem.so.$(SOVERSION)
+	ln -sf libsparsemem.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libsparsemem.so
 	$(PKG_SUBST) ffi/pkg/sparsemem.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/sparsemem.pc
 	$(PKG_SUBST) ffi/pkg/sparsemem-config.cmake.in > $(DESTDIR)$(CMAKE_DIR)/sparsemem-config.cmake
 	$(PKG_SUBST) ffi/pkg/sparsemem-config-version.cmake.in > $(DESTDIR)$(CMAKE_DIR)/sparsemem-config-version.cmake
@@ -213,15 +217,15 @@ install-check: install-check-c install-check-memmap
 install-check-c:
 	rm -rf $(STAGE) target/c/consumer-cmake target/c/consumer-cmake-next
 	$(MAKE) --no-print-directory install-c DESTDIR=$(STAGE) PREFIX=/usr
-	@test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so)" = libsparsemem.so.$(MAJOR) && \
-	  test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so.$(MAJOR))" = libsparsemem.so.$(VERSION) || \
+	@test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so)" = libsparsemem.so.$(SOVERSION) && \
+	  test "$$(readlink $(STAGE)/usr/lib/libsparsemem.so.$(SOVERSION))" = libsparsemem.so.$(VERSION) || \
 	  { echo "install: wrong .so links"; exit 1; }
 	PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig; \
 	  export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR; \
 	  test "$$(pkg-config --modversion sparsemem)" = $(VERSION) && \
 	  $(CC) -std=c11 -Wall -Werror c-tests/installed/consumer.c $$(pkg-config --cflags --libs sparsemem) \
 	    -o target/c/consumer-pkgconfig
-	readelf -d target/c/consumer-pkgconfig | grep -q 'NEEDED.*\[libsparsemem.so.$(MAJOR)\]'
+	readelf -d target/c/consumer-pkgconfig | grep -q 'NEEDED.*\[libsparsemem.so.$(SOVERSION)\]'
 	LD_LIBRARY_PATH=$(STAGE)/usr/lib target/c/consumer-pkgconfig
 	cmake -S c-tests/installed -B target/c/consumer-cmake -DCMAKE_PREFIX_PATH=$(STAGE)/usr \
 	  -DSMEM_WANT_VERSION=$(MAJOR).$(MINOR) > /dev/null
