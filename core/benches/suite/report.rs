@@ -220,6 +220,28 @@ fn generate() -> String {
         );
     }
 
+    let _ = writeln!(out, "\n### Snapshots\n");
+    let _ = writeln!(
+        out,
+        "| 1 TiB machine's snapshot | median | ratio to a memcpy of the same bytes |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|");
+    let memcpy = median_ns("snapshots", "memcpy");
+    for (what, bench) in [("snapshot", "snapshot"), ("restore", "restore")] {
+        let t = median_ns("snapshots", bench);
+        let x = ratio(t, memcpy).map_or(String::new(), |x| format!("{x:.0}x (target <= 10x)"));
+        let _ = writeln!(
+            out,
+            "| {what} | {} | {x} |",
+            t.map_or("not measured".into(), ns)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "| memcpy | {} | |",
+        memcpy.map_or("not measured".into(), ns)
+    );
+
     let _ = writeln!(out, "\n### Footprint\n");
     footprint(&mut out);
 
