@@ -29,11 +29,13 @@
 //! Layout (data flows downward; no module imports one above it):
 //!
 //! - `map/`: [`SparseMap`] and its operations, one facet per file: `boot`, `query`,
-//!   `blocks`, `hotplug`, `device`, `snapshot`, `export`, `stats`, `notify`.
+//!   `blocks`, `hotplug`, `device`, `snapshot`, `export`, `stats`, `notify`; `commit`
+//!   states the shape they share (validate and reserve, then a commit that cannot fail).
 //! - `memory/`: memory blocks and their states, zones and the zone rules (`policy`),
 //!   per-node zone spans, the boot RAM ranges.
 //! - `section/`: the two-level section table, one section's atomic entry, runs of
-//!   locked sections, and the [`geometry`] (sizes, configuration, conversions).
+//!   locked sections, the per-sub-section nids of sections shared by several nodes'
+//!   device memory, and the [`geometry`] (sizes, configuration, conversions).
 //! - `addr/`: [`Pfn`], [`PhysAddr`], [`SectionNr`], [`BlockId`] and [`PfnRange`].
 //! - `sync/`: the atomics (loom-switchable), the lock order as types, and the
 //!   [`concurrency`] design.
