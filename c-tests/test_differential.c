@@ -69,7 +69,8 @@ static void boot(struct replay *r, int movable_node) {
     r->cfg.movable_node = (uint8_t)movable_node;
     r->map = fresh_map(r);
     assert_int_equal(smem_boot_add_ram(r->map, 0, MIB, 2 * GIB - MIB), SMEM_OK);
-    assert_int_equal(smem_boot_add_ram(r->map, 1, 2 * GIB, GIB), SMEM_OK);
+    /* The model's world (tools/testkit/src/model.rs, BOOT_RAM). */
+    assert_int_equal(smem_boot_add_ram(r->map, 1, 2 * GIB, GIB - 64 * MIB), SMEM_OK);
     assert_int_equal(smem_boot_finish(r->map), SMEM_OK);
 }
 

@@ -3,9 +3,10 @@
 //! can run the same operations on both and compare every answer.
 //!
 //! The world: 64 memory blocks of 128 MiB (= sections) from 0 to 8 GiB. Boot RAM is
-//! node 0 [1 MiB, 2 GiB) and node 1 [2 GiB, 3 GiB): block 0 has a hole below 1 MiB and
-//! spans DMA and DMA32 (zone none, never offlinable), blocks 1-23 are DMA32. Everything
-//! else comes and goes through the operations. State is per block and per 2 MiB
+//! node 0 [1 MiB, 2 GiB) and node 1 [2 GiB, 3 GiB - 64 MiB) ([`BOOT_RAM`]): block 0 has
+//! a hole below 1 MiB and spans DMA and DMA32 (zone none, never offlinable), blocks
+//! 1-23 are DMA32, and block 23's upper half is a hole where device memory can share
+//! an early section with RAM. Everything else comes and goes through the operations. State is per block and per 2 MiB
 //! sub-section; every derived answer (zone spans, valid_zones, pfn answers) is
 //! recomputed from it each time, never updated incrementally.
 
@@ -32,8 +33,11 @@ pub const MAX_NODES: i32 = 64;
 /// ZONE_DMA ends at 16 MiB (a pfn). ZONE_DMA32's end needs no constant: boot RAM lies
 /// below 4 GiB, and a hot-added block's zone follows the zone spans.
 const DMA_END: u64 = (16 * MIB) >> 12;
-/// Boot RAM of block 0 starts at 1 MiB.
-const BLOCK0_RAM: u64 = MIB >> 12;
+/// The boot RAM ranges `(nid, start, size)` in bytes (the driver registers them).
+pub const BOOT_RAM: [(i32, u64, u64); 2] = [
+    (0, MIB, 2048 * MIB - MIB),
+    (1, 2048 * MIB, 1024 * MIB - 64 * MIB),
+];
 
 /// A block's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +139,7 @@ impl Model {
     /// What a pfn is.
     pub fn kind(&self, pfn: u64) -> Kind {
         let id = pfn / PAGES_PER_BLOCK;
-        if self.blocks.contains_key(&id) && !(id == 0 && pfn < BLOCK0_RAM) {
+        if self.ram_of(id).is_some_and(|(s, e)| s <= pfn && pfn < e) {
             Kind::Ram
         } else if self.device.contains_key(&(pfn / PAGES_PER_SUB)) {
             Kind::Device
@@ -195,42 +199,66 @@ impl Model {
 
     /// A block's System RAM pages (block 0 starts at 1 MiB).
     pub fn block_present_pages(&self, id: u64) -> u64 {
-        if id == 0 {
-            PAGES_PER_BLOCK - BLOCK0_RAM
-        } else {
-            PAGES_PER_BLOCK
-        }
+        self.ram_of(id).map_or(0, |(s, e)| e - s)
     }
 
-    /// A block's flags as `block_info` reports them: EARLY for boot blocks; block 0
-    /// has HOLES and MIXED_ZONES; OFFLINABLE when an offline would pass its checks.
+    /// The RAM of an existing block, `[start, end)` in pfns: a hot-added block's all of
+    /// it, an early block's what the boot ranges hold (one piece each in this world).
+    pub fn ram_of(&self, id: u64) -> Option<(u64, u64)> {
+        let b = self.blocks.get(&id)?;
+        let (first, last) = (id * PAGES_PER_BLOCK, (id + 1) * PAGES_PER_BLOCK);
+        if !b.early {
+            return Some((first, last));
+        }
+        BOOT_RAM
+            .iter()
+            .map(|(_, start, size)| ((start >> 12).max(first), ((start + size) >> 12).min(last)))
+            .find(|(s, e)| s < e)
+    }
+
+    /// True when device memory is active in the block's section.
+    fn has_device(&self, id: u64) -> bool {
+        let per = BLOCK / SUB;
+        self.device.range(id * per..(id + 1) * per).next().is_some()
+    }
+
+    /// A block's flags as `block_info` reports them: EARLY for boot blocks, HOLES when
+    /// its RAM is not all of it, DEVICE with device memory in its section, MIXED_ZONES
+    /// for block 0 (DMA and DMA32), OFFLINABLE when an offline would pass its checks.
     pub fn block_flags(&self, id: u64) -> BlockFlags {
         let Some(b) = self.blocks.get(&id) else {
             return BlockFlags::empty();
         };
         let mut f = BlockFlags::empty();
         f.set(BlockFlags::EARLY, b.early);
-        if id == 0 {
-            f |= BlockFlags::HOLES | BlockFlags::MIXED_ZONES;
-        }
+        f.set(
+            BlockFlags::HOLES,
+            self.block_present_pages(id) < PAGES_PER_BLOCK,
+        );
+        f.set(BlockFlags::DEVICE, self.has_device(id));
+        f.set(BlockFlags::MIXED_ZONES, id == 0);
         f.set(BlockFlags::OFFLINABLE, self.check_offline(id).is_ok());
         f
     }
 
     /// A section's active and device masks, if it is present (a block here is one
-    /// section, all its sub-sections active; device sub-sections lie outside blocks).
+    /// section: its sub-sections holding RAM are active, and device sub-sections).
     pub fn section_masks(&self, nr: u64) -> Option<(u64, u64)> {
         let per = BLOCK / SUB;
         let device = self
             .device
             .range(nr * per..(nr + 1) * per)
             .fold(0u64, |m, (sub, _)| m | 1 << (sub - nr * per));
-        let active = if self.blocks.contains_key(&nr) {
-            u64::MAX
-        } else {
-            device
-        };
-        (active != 0).then_some((active, device))
+        let ram = self.ram_of(nr).map_or(0, |(s, e)| {
+            (0..per)
+                .filter(|i| {
+                    let first = nr * PAGES_PER_BLOCK + i * PAGES_PER_SUB;
+                    first < e && s < first + PAGES_PER_SUB
+                })
+                .fold(0u64, |m, i| m | 1 << i)
+        });
+        let present = self.blocks.contains_key(&nr) || device != 0;
+        present.then_some((ram | device, device))
     }
 
     /// The whole-map counters of `stats`.
@@ -260,13 +288,11 @@ impl Model {
     pub fn ranges(&self) -> Vec<(u64, u64, i32, RangeKind)> {
         let mut out: Vec<(u64, u64, i32, RangeKind)> = Vec::new();
         for sub in 0..NR_BLOCKS * (BLOCK / SUB) {
-            let (mut start, end) = (sub * PAGES_PER_SUB, (sub + 1) * PAGES_PER_SUB);
-            let what = if let Some(b) = self.blocks.get(&(start / PAGES_PER_BLOCK)) {
-                start = start.max(if start < PAGES_PER_BLOCK {
-                    BLOCK0_RAM
-                } else {
-                    0
-                });
+            let (mut start, mut end) = (sub * PAGES_PER_SUB, (sub + 1) * PAGES_PER_SUB);
+            let id = start / PAGES_PER_BLOCK;
+            let ram = self.ram_of(id).filter(|(s, e)| start < *e && *s < end);
+            let what = if let (Some(b), Some((s, e))) = (self.blocks.get(&id), ram) {
+                (start, end) = (start.max(s), end.min(e));
                 let kind = match b.state {
                     State::Offline => RangeKind::RamOffline,
                     State::Online(_) => RangeKind::RamOnline,
@@ -297,8 +323,7 @@ impl Model {
             if b.nid != nid {
                 continue;
             }
-            let first = id * PAGES_PER_BLOCK;
-            for (s, e) in self.zone_pages_of_block(*id, first) {
+            for (s, e) in self.zone_pages_of_block(*id) {
                 if s < e && self.page_zone(s) == Some(zone) {
                     lo = lo.min(s);
                     hi = hi.max(e);
@@ -310,11 +335,11 @@ impl Model {
     }
 
     /// A block's RAM as runs of one zone each (block 0: DMA, then DMA32).
-    fn zone_pages_of_block(&self, id: u64, first: u64) -> Vec<(u64, u64)> {
-        if id == 0 {
-            vec![(BLOCK0_RAM, DMA_END), (DMA_END, PAGES_PER_BLOCK)]
-        } else {
-            vec![(first, first + PAGES_PER_BLOCK)]
+    fn zone_pages_of_block(&self, id: u64) -> Vec<(u64, u64)> {
+        match self.ram_of(id) {
+            Some((s, e)) if s < DMA_END => vec![(s, DMA_END), (DMA_END, e)],
+            Some(ram) => vec![ram],
+            None => vec![],
         }
     }
 
@@ -437,12 +462,16 @@ impl Model {
         match b.state {
             State::Offline => Err(Error::Inval),
             State::Online(Zone::None) => Err(Error::Inval), // mixed zones (block 0)
-            State::Online(_) if id == 0 => Err(Error::Inval), // holes
+            State::Online(_) if self.block_present_pages(id) < PAGES_PER_BLOCK => {
+                Err(Error::Inval) // holes
+            }
+            State::Online(_) if self.has_device(id) => Err(Error::Inval),
             State::Online(_) => Ok(()),
         }
     }
 
-    /// Offlines an online block (never block 0: mixed zones and holes).
+    /// Offlines an online block (never an early block with holes, device memory or
+    /// mixed zones).
     pub fn offline_block(&mut self, id: u64, veto: i32) -> Res {
         self.check_offline(id)?;
         if let Some(e) = Self::refusal(veto) {
@@ -496,11 +525,12 @@ impl Model {
             return Err(Error::Inval);
         }
         let (first, last) = (start >> 12, (start + size) >> 12);
-        if (first..last)
-            .step_by(PAGES_PER_SUB as usize)
-            .any(|p| self.blocks.contains_key(&(p / PAGES_PER_BLOCK)))
-        {
-            return Err(Error::NxIo); // every existing block holds RAM in each sub-section
+        let ram_in = |p: u64| {
+            self.ram_of(p / PAGES_PER_BLOCK)
+                .is_some_and(|(s, e)| p < e && s < p + PAGES_PER_SUB)
+        };
+        if (first..last).step_by(PAGES_PER_SUB as usize).any(ram_in) {
+            return Err(Error::NxIo);
         }
         let subs = start / SUB..(start + size) / SUB;
         if self.device.range(subs.clone()).next().is_some() {

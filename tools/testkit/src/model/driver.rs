@@ -11,8 +11,8 @@
 use std::cell::Cell;
 use std::fmt::Write;
 
-use super::{Kind, Model, OnlineKind, State, BLOCK, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
-use crate::machines::{machine_with, GIB, MIB};
+use super::{Kind, Model, OnlineKind, State, BLOCK, BOOT_RAM, NR_BLOCKS, PAGES_PER_BLOCK, SUB};
+use crate::machines::{GIB, MIB};
 use crate::seeds::Source;
 use sparsemem::{
     BlockId, BlockState, Config, Error, MemEvent, OnlineType, Pfn, PfnKind, SectionNr, SparseMap,
@@ -73,10 +73,15 @@ fn blocks(r: &mut impl Source) -> (u64, u64) {
     }
 }
 
-/// A sub-section range, mostly above boot RAM, now and then misaligned or empty.
+/// A sub-section range, mostly above boot RAM (sometimes in the hole of block 23's early
+/// section), now and then misaligned or empty.
 fn subs(r: &mut impl Source) -> (u64, u64) {
-    let first = if r.below(4) == 0 { 0 } else { 3 * GIB / SUB };
-    let start = (first + r.below(8 * GIB / SUB - first)) * SUB;
+    let start = match r.below(4) {
+        0 => r.below(8 * GIB / SUB) * SUB,
+        // The hole of block 23's early section, beside its RAM.
+        1 => 3 * GIB - 64 * MIB + r.below(32) * SUB,
+        _ => (3 * GIB / SUB + r.below(5 * GIB / SUB)) * SUB,
+    };
     let size = ((1 + r.below(8)) * SUB).min(8 * GIB - start);
     match r.below(20) {
         0 => (start + 4096, size),
@@ -437,10 +442,15 @@ pub fn run_case_traced(
 fn run(r: &mut impl Source, steps: usize, mut trace: Option<&mut String>) -> Result<usize, String> {
     let verbose = std::env::var_os("DIFF_TRACE").is_some();
     let movable_node = r.below(4) == 0;
-    let mut map = machine_with(Config {
+    let mut map = SparseMap::new_boxed(&Config {
         movable_node,
         ..Config::x86_64()
-    });
+    })
+    .unwrap();
+    for (nid, start, size) in BOOT_RAM {
+        map.boot_add_ram(nid, start, size).unwrap();
+    }
+    map.boot_finish().unwrap();
     let mut m = Model::boot(movable_node);
     if let Some(t) = trace.as_deref_mut() {
         writeln!(t, "boot {}", u8::from(movable_node)).unwrap();
