@@ -583,3 +583,25 @@ fn notifiers_see_zone_spans_as_linux_has_them() {
     );
     assert_eq!(span(&map, 0, Zone::Movable), None, "shrunk after OFFLINE");
 }
+
+/// A vetoed online changes nothing, also beside boot RAM that starts inside a
+/// sub-section: a cancel that only shrank the grown edge back left the Normal span
+/// starting at that sub-section's start, 4 KiB early (found by the c_abi fuzz target).
+#[test]
+fn a_vetoed_online_puts_the_zone_span_back_exactly() {
+    let map = x86();
+    map.boot_add_ram(0, 4 * GIB + 4096, 4 * GIB - 4096).unwrap();
+    map.boot_finish().unwrap();
+    // Just below: no DMA32 span on the node, so the kernel zone is Normal, whose span
+    // the online grows down to the block.
+    map.add_memory(0, 4 * GIB - 128 * MIB, 128 * MIB, &()).unwrap();
+    let before = dump(&map);
+    let veto = |ev: MemEvent, _: &BlockInfo| match ev {
+        MemEvent::GoingOnline => -16,
+        _ => 0,
+    };
+    for ty in [OnlineType::Kernel, OnlineType::Online, OnlineType::Movable] {
+        assert_eq!(map.online_block(BlockId(31), ty, &veto), Err(Error::Busy));
+        assert_eq!(dump(&map), before, "{ty:?}");
+    }
+}

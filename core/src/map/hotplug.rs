@@ -255,29 +255,38 @@ impl SparseMap {
         self.require(Phase::Running)?;
         // The span grows before GOING_ONLINE, as Linux's move_pfn_range_to_zone does:
         // a notifier sees it (docs/semantics.md, "Notifier-visible state is Linux's").
-        let (zone, nid, r) = {
+        let (zone, nid, r, grown) = {
             let mut top = Held::nothing();
             let mut h = self.hotplug.lock(&mut top);
             let rec = self.block_record(id).ok_or(Error::NoEnt)?;
             let zone = self.online_zone(id, &rec, ty)?;
             let r = self.block_pfns(id).ok_or(Error::NoEnt)?;
-            self.commit(|| {
+            let grown = self.commit(|| {
                 self.change_state(h.proof(), id, BlockState::GoingOnline, None, true);
                 self.transitions.fetch_add(1, Ordering::AcqRel);
-                self.update_span(h.held(), rec.nid, zone, |s| s.grown(r.start, r.end));
+                self.update_span(h.held(), rec.nid, zone, |s| s.grown(r.start, r.end))
             });
-            (zone, rec.nid, r)
+            (zone, rec.nid, r, grown)
         };
         let veto = self.notify(n, MemEvent::GoingOnline, id);
         if veto != 0 {
             self.notify(n, MemEvent::CancelOnline, id);
             {
-                // Linux's cancel path removes the range from the zone again
-                // (remove_pfn_range_from_zone): the edges shrink back.
+                // All or nothing: the span the GOING_ONLINE grew goes back exactly as
+                // it was. Only if another block's transition changed it meanwhile
+                // (notifiers run without the hotplug lock) do the edges this block
+                // touched shrink back instead, as Linux's cancel path
+                // (remove_pfn_range_from_zone) does.
                 let mut top = Held::nothing();
                 let mut h = self.hotplug.lock(&mut top);
                 self.change_state(h.proof(), id, BlockState::Offline, None, true);
-                self.shrink_span(h.held(), nid, zone, r);
+                let restored = grown.and_then(|(before, after)| {
+                    self.update_span(h.held(), nid, zone, |s| if s == after { before } else { s })
+                        .filter(|(now, _)| *now == after)
+                });
+                if restored.is_none() {
+                    self.shrink_span(h.held(), nid, zone, r);
+                }
             }
             self.end_transition(id);
             return Err(Error::from_veto(veto));
@@ -444,18 +453,19 @@ impl SparseMap {
     }
 
     /// Replaces the span of `zone` on `nid` with `f` of it (Linux's
-    /// `resize_zone_range` and present-page accounting).
+    /// `resize_zone_range` and present-page accounting); the span before and after,
+    /// as stored.
     fn update_span(
         &self,
         held: &mut Held<Hotplug>,
         nid: i32,
         zone: Zone,
         f: impl FnOnce(ZoneSpan) -> ZoneSpan,
-    ) {
+    ) -> Option<(ZoneSpan, ZoneSpan)> {
         let z = self.zones.lock.lock(held);
-        if let Ok(span) = self.zones.get(nid, zone) {
-            let _ = self.zones.set(z.proof(), nid, zone, f(span));
-        }
+        let before = self.zones.get(nid, zone).ok()?;
+        self.zones.set(z.proof(), nid, zone, f(before)).ok()?;
+        Some((before, self.zones.get(nid, zone).ok()?))
     }
 
     /// The zone and node of an online RAM sub-section at `pfn`, as Linux's
