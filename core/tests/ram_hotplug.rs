@@ -594,7 +594,8 @@ fn a_vetoed_online_puts_the_zone_span_back_exactly() {
     map.boot_finish().unwrap();
     // Just below: no DMA32 span on the node, so the kernel zone is Normal, whose span
     // the online grows down to the block.
-    map.add_memory(0, 4 * GIB - 128 * MIB, 128 * MIB, &()).unwrap();
+    map.add_memory(0, 4 * GIB - 128 * MIB, 128 * MIB, &())
+        .unwrap();
     let before = dump(&map);
     let veto = |ev: MemEvent, _: &BlockInfo| match ev {
         MemEvent::GoingOnline => -16,
