@@ -277,7 +277,8 @@ sizes:
 # The README's small firmware build (its own target dir: capacity is a build input).
 FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEAF=32 \
 	SPARSEMEM_MAX_SECTIONS=256 SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=4 \
-	SPARSEMEM_MAX_BOOT_RANGES=64 SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=4
+	SPARSEMEM_MAX_BOOT_RANGES=64 SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=4 \
+	SPARSEMEM_MAX_GROUPS=4
 
 # The criterion suite (core/benches/suite/, a few minutes): rewrites the generated
 # table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
@@ -320,7 +321,7 @@ header-check:
 # handed out in descending address order, against a snapshot).
 LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=12 \
 	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4 \
-	SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=1
+	SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=1 SPARSEMEM_MAX_GROUPS=2
 loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1
 

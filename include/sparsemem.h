@@ -71,9 +71,15 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_SHARED_DEVICE_SECTIONS 64
 
 /**
+ * Memory groups registered at once; one more is SMEM_ENOMEM from
+ * smem_group_register_static and smem_group_register_dynamic.
+ */
+#define SMEM_MAX_GROUPS 256
+
+/**
  * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
  */
-#define SMEM_MAP_BYTES 3198584
+#define SMEM_MAP_BYTES 3206792
 
 /**
  * _Alignof(smem_map).
@@ -83,7 +89,7 @@ typedef struct smem_range smem_range;
 /**
  * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
  */
-#define SMEM_MAP_WORDS 399823
+#define SMEM_MAP_WORDS 400849
 
 
 
@@ -231,6 +237,41 @@ typedef struct smem_range smem_range;
  * Online hot-added blocks into ZONE_MOVABLE.
  */
 #define SMEM_AUTO_ONLINE_MOVABLE 3
+
+/**
+ * Online policy: keep zones contiguous (Linux contig-zones, the default).
+ */
+#define SMEM_POLICY_CONTIG_ZONES 0
+
+/**
+ * Online policy: Linux auto-movable (Movable while the ratio allows it).
+ */
+#define SMEM_POLICY_AUTO_MOVABLE 1
+
+/**
+ * memmap_on_memory: never.
+ */
+#define SMEM_MEMMAP_ON_MEMORY_OFF 0
+
+/**
+ * memmap_on_memory as Linux 6.1: only a range of exactly one block carries its memmap.
+ */
+#define SMEM_MEMMAP_ON_MEMORY_SINGLE_BLOCK 1
+
+/**
+ * memmap_on_memory as later kernels: each block of a range carries its own memmap.
+ */
+#define SMEM_MEMMAP_ON_MEMORY_PER_BLOCK 2
+
+/**
+ * No memory group (smem_add_memory_ex, smem_block_info.group).
+ */
+#define SMEM_GROUP_NONE UINT32_MAX
+
+/**
+ * smem_add_memory_ex flag: each new block carries its own memmap, where supported.
+ */
+#define SMEM_MHP_MEMMAP_ON_MEMORY 1
 
 /**
  * Section flag: present.
@@ -413,6 +454,26 @@ struct smem_config {
    * ZONE_DMA32 is [zone_dma_end, zone_dma32_end); 0: none.
    */
   uint64_t zone_dma32_end;
+  /**
+   * SMEM_POLICY_*: Linux memory_hotplug.online_policy.
+   */
+  uint8_t online_policy;
+  /**
+   * Linux memory_hotplug.auto_movable_numa_aware (default 1).
+   */
+  uint8_t auto_movable_numa_aware;
+  /**
+   * SMEM_MEMMAP_ON_MEMORY_*: Linux memory_hotplug.memmap_on_memory.
+   */
+  uint8_t memmap_on_memory;
+  /**
+   * 0.
+   */
+  uint8_t reserved;
+  /**
+   * Percent, Linux memory_hotplug.auto_movable_ratio (default 301).
+   */
+  uint32_t auto_movable_ratio;
 };
 
 /**
@@ -530,6 +591,18 @@ struct smem_block_info {
    * Bit (1 << zone) per zone listed by Linux valid_zones; 0 = "none".
    */
   uint8_t valid_zones;
+  /**
+   * Memory group id, or SMEM_GROUP_NONE.
+   */
+  uint32_t group;
+  /**
+   * Pages at the block's start that carry its memmap (memmap_on_memory), else 0.
+   */
+  uint64_t vmemmap_pages;
+  /**
+   * System RAM pages of the block marked by smem_fake_offline.
+   */
+  uint64_t fake_offline_pages;
 };
 
 /**
@@ -807,9 +880,11 @@ int smem_for_each_block(const struct smem_map *map, smem_block_fn fn, void *ctx)
  * @start: physical address, a multiple of the block size.
  * @size: bytes, a non-zero multiple of the block size.
  *
- * The new blocks are OFFLINE, or onlined as the configuration's auto_online says (an
- * auto-online that fails, vetoed by the notifier for instance, leaves its block offline
- * and does not fail the call).
+ * The new blocks are OFFLINE, or onlined as the auto-online policy in force says (the
+ * configuration's auto_online, or smem_set_auto_online's; an auto-online that fails,
+ * vetoed by the notifier for instance, leaves its block offline and does not fail the
+ * call). This is smem_add_memory_ex() with SMEM_GROUP_NONE and
+ * SMEM_MHP_MEMMAP_ON_MEMORY, as the ACPI DIMM driver asks.
  *
  * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
  * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @nid is
@@ -942,6 +1017,103 @@ int smem_add_device(struct smem_map *map, int32_t nid, uint64_t start, uint64_t 
  * * SMEM_ENOENT - a sub-section of the range is not active device memory.
  */
 int smem_remove_device(struct smem_map *map, uint64_t start, uint64_t size);
+
+/**
+ * smem_group_register_static() - Register a static memory group (a DIMM, a dax/kmem device).
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node of every block of the group, 0 .. SMEM_MAX_NODES-1.
+ * @max_pages: pages of the whole device: the auto-movable policy onlines the group to
+ *             ZONE_MOVABLE only if all of them would fit its ratio.
+ * @mgid: where the new group's id goes (never SMEM_GROUP_NONE).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map or @mgid is NULL; @map is not initialised; @nid is invalid;
+ *   @max_pages is 0.
+ * * SMEM_ENOMEM - SMEM_MAX_GROUPS groups are registered.
+ */
+int smem_group_register_static(struct smem_map *map, int32_t nid, uint64_t max_pages, uint32_t *mgid);
+
+/**
+ * smem_group_register_dynamic() - Register a dynamic memory group (a virtio-mem device).
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node of every block of the group, 0 .. SMEM_MAX_NODES-1.
+ * @unit_pages: pages per unit the device plugs, a power of two of at least one memory
+ *              block: the auto-movable policy decides per unit.
+ * @mgid: where the new group's id goes (never SMEM_GROUP_NONE).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map or @mgid is NULL; @map is not initialised; @nid is invalid;
+ *   @unit_pages is not a power of two or is below the pages of a memory block.
+ * * SMEM_ENOMEM - SMEM_MAX_GROUPS groups are registered.
+ */
+int smem_group_register_dynamic(struct smem_map *map, int32_t nid, uint64_t unit_pages, uint32_t *mgid);
+
+/**
+ * smem_group_unregister() - Unregister a memory group.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @mgid: the group's id.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL.
+ * * SMEM_ENOENT - no group has id @mgid.
+ * * SMEM_EBUSY - a memory block belongs to the group.
+ */
+int smem_group_unregister(struct smem_map *map, uint32_t mgid);
+
+/**
+ * smem_add_memory_ex() - Hot-add System RAM in whole memory blocks, into a memory group.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @nid: the node of the new memory; with a group, its node or SMEM_NID_NONE.
+ * @mgid: the group the new blocks join, or SMEM_GROUP_NONE.
+ * @start: physical address, a multiple of the block size.
+ * @size: bytes, a non-zero multiple of the block size.
+ * @mhp_flags: SMEM_MHP_* flags: SMEM_MHP_MEMMAP_ON_MEMORY puts each new block's memmap
+ *             in its first pages where the configuration's memmap_on_memory supports it.
+ *
+ * smem_add_memory(m, nid, s, n) is smem_add_memory_ex(m, nid, SMEM_GROUP_NONE, s, n,
+ * SMEM_MHP_MEMMAP_ON_MEMORY), as the ACPI DIMM driver asks. The new blocks are
+ * OFFLINE, or onlined per the auto-online policy in force (smem_set_auto_online; a
+ * failed auto-online leaves its block offline and does not fail the call).
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @nid is
+ *   invalid (SMEM_NID_NONE is valid with a group); unknown bits in @mhp_flags; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the block size.
+ * * SMEM_E2BIG - the range ends beyond max_phys_bits.
+ * * SMEM_ENOENT - @mgid is neither a group nor SMEM_GROUP_NONE.
+ * * SMEM_EINVAL - @nid is neither the group's node nor SMEM_NID_NONE.
+ * * SMEM_EEXIST - a section of the range is already present (RAM or device memory).
+ * * SMEM_ENOMEM - the range touches more aligned runs of SMEM_SECTIONS_PER_LEAF sections
+ *   than the table has free (SMEM_MAX_LEAVES in all).
+ */
+int smem_add_memory_ex(struct smem_map *map, int32_t nid, uint32_t mgid, uint64_t start, uint64_t size, uint32_t mhp_flags);
+
+/**
+ * smem_set_auto_online() - Change how later hot-adds online their blocks.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @auto_online: SMEM_AUTO_*, as Linux's sysfs auto_online_blocks.
+ *
+ * Return: SMEM_OK, or SMEM_EINVAL (map unchanged) for a NULL or uninitialised @map or
+ * an unknown @auto_online.
+ */
+int smem_set_auto_online(struct smem_map *map, uint8_t auto_online);
+
+/**
+ * smem_set_online_policy() - Change how later plain onlines choose their zone.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @policy: SMEM_POLICY_*, as Linux's memory_hotplug.online_policy.
+ * @auto_movable_ratio: percent, as memory_hotplug.auto_movable_ratio (0: never Movable).
+ * @numa_aware: non-zero: the ratio also holds per node (auto_movable_numa_aware).
+ *
+ * Under SMEM_POLICY_AUTO_MOVABLE, SMEM_ONLINE (and auto-online "online") chooses
+ * ZONE_MOVABLE while the whole unit not yet online (the rest of a static group, of a
+ * dynamic group's unit, or the block) fits the ratio, as Linux 6.1's
+ * auto_movable_zone_for_pfn; valid_zones then lists that zone first.
+ *
+ * Return: SMEM_OK, or SMEM_EINVAL (map unchanged) for a NULL or uninitialised @map or
+ * an unknown @policy.
+ */
+int smem_set_online_policy(struct smem_map *map, uint8_t policy, uint32_t auto_movable_ratio, uint8_t numa_aware);
 
 /**
  * smem_set_notifier() - Set the function called at every online and offline transition.

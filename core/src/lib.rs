@@ -73,17 +73,21 @@ pub use sync::concurrency;
 
 pub use addr::{BlockId, Pfn, PfnRange, PhysAddr, SectionNr, Split};
 pub use error::{Error, Result};
-pub use geometry::{AutoOnline, Config, Geometry, MAX_PHYS_BITS};
+pub use geometry::{
+    AutoOnline, Config, Geometry, MemmapOnMemory, OnlinePolicy, DEFAULT_AUTO_MOVABLE_RATIO,
+    MAX_PHYS_BITS,
+};
 pub use map::blocks::Blocks;
 pub use map::export::{MemRange, RangeKind};
-pub use map::hotplug::OnlineType;
+pub use map::hotplug::{MhpFlags, OnlineType};
 pub use map::notify::{MemEvent, Notifier};
 pub use map::query::{PfnInfo, PfnKind, SectionInfo, SUBSECTION_WORDS};
 pub use map::snapshot::snapshot_config;
 pub use map::stats::Stats;
-pub use map::{Phase, SparseMap};
+pub use map::{Phase, Policy, SparseMap};
 pub use memory::block::{BlockFlags, BlockInfo, BlockState, NID_MIXED, NID_NONE};
 pub use memory::boot_ranges::BootRange;
+pub use memory::group::{GroupInfo, GroupKind, GROUP_NONE};
 pub use memory::zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
 pub use section::SectionFlags;
 

@@ -71,6 +71,23 @@ pub const SMEM_AUTO_ONLINE_KERNEL: u8 = 2;
 /// Online hot-added blocks into ZONE_MOVABLE.
 pub const SMEM_AUTO_ONLINE_MOVABLE: u8 = 3;
 
+/// Online policy: keep zones contiguous (Linux contig-zones, the default).
+pub const SMEM_POLICY_CONTIG_ZONES: u8 = 0;
+/// Online policy: Linux auto-movable (Movable while the ratio allows it).
+pub const SMEM_POLICY_AUTO_MOVABLE: u8 = 1;
+
+/// memmap_on_memory: never.
+pub const SMEM_MEMMAP_ON_MEMORY_OFF: u8 = 0;
+/// memmap_on_memory as Linux 6.1: only a range of exactly one block carries its memmap.
+pub const SMEM_MEMMAP_ON_MEMORY_SINGLE_BLOCK: u8 = 1;
+/// memmap_on_memory as later kernels: each block of a range carries its own memmap.
+pub const SMEM_MEMMAP_ON_MEMORY_PER_BLOCK: u8 = 2;
+
+/// No memory group (smem_add_memory_ex, smem_block_info.group).
+pub const SMEM_GROUP_NONE: u32 = u32::MAX;
+/// smem_add_memory_ex flag: each new block carries its own memmap, where supported.
+pub const SMEM_MHP_MEMMAP_ON_MEMORY: u32 = 1;
+
 /// Section flag: present.
 pub const SMEM_SECTION_PRESENT: u32 = 1;
 /// Section flag: has a memory map (Linux HAS_MEM_MAP).
@@ -141,8 +158,8 @@ pub const SMEM_MAX_PHYS_BITS: u32 = 52;
 use core::ffi::c_int;
 
 use sparsemem::{
-    AutoOnline, BlockFlags, BlockState, Error, MemEvent, OnlineType, PfnKind, RangeKind,
-    SectionFlags, Zone,
+    AutoOnline, BlockFlags, BlockState, Error, MemEvent, MemmapOnMemory, MhpFlags, OnlinePolicy,
+    OnlineType, PfnKind, RangeKind, SectionFlags, Zone, GROUP_NONE,
 };
 
 /// A core enum whose every variant has one C constant.
@@ -254,6 +271,23 @@ c_enum!(AutoOnline as u8 {
     OnlineKernel = SMEM_AUTO_ONLINE_KERNEL,
     OnlineMovable = SMEM_AUTO_ONLINE_MOVABLE,
 });
+
+c_enum!(OnlinePolicy as u8 {
+    ContigZones = SMEM_POLICY_CONTIG_ZONES,
+    AutoMovable = SMEM_POLICY_AUTO_MOVABLE,
+});
+
+c_enum!(MemmapOnMemory as u8 {
+    Off = SMEM_MEMMAP_ON_MEMORY_OFF,
+    SingleBlock = SMEM_MEMMAP_ON_MEMORY_SINGLE_BLOCK,
+    PerBlock = SMEM_MEMMAP_ON_MEMORY_PER_BLOCK,
+});
+
+c_flags!(MhpFlags {
+    MEMMAP_ON_MEMORY = SMEM_MHP_MEMMAP_ON_MEMORY,
+});
+
+const _: () = assert!(SMEM_GROUP_NONE == GROUP_NONE);
 
 c_enum!(MemEvent as u8 {
     GoingOnline = SMEM_MEM_GOING_ONLINE,

@@ -15,9 +15,11 @@ use crate::types::smem_map;
 /// @start: physical address, a multiple of the block size.
 /// @size: bytes, a non-zero multiple of the block size.
 ///
-/// The new blocks are OFFLINE, or onlined as the configuration's auto_online says (an
-/// auto-online that fails, vetoed by the notifier for instance, leaves its block offline
-/// and does not fail the call).
+/// The new blocks are OFFLINE, or onlined as the auto-online policy in force says (the
+/// configuration's auto_online, or smem_set_auto_online's; an auto-online that fails,
+/// vetoed by the notifier for instance, leaves its block offline and does not fail the
+/// call). This is smem_add_memory_ex() with SMEM_GROUP_NONE and
+/// SMEM_MHP_MEMMAP_ON_MEMORY, as the ACPI DIMM driver asks.
 ///
 /// Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
 /// * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @nid is

@@ -56,6 +56,9 @@ mod hotplug;
 /// Device memory (ZONE_DEVICE) add/remove.
 mod device;
 
+/// Memory groups, smem_add_memory_ex, the run-time policies.
+mod groups;
+
 /// The C notifier of online/offline events.
 mod notifier;
 
@@ -70,6 +73,7 @@ pub use capacity::*;
 pub use consts::*;
 pub use device::*;
 pub use export::*;
+pub use groups::*;
 pub use hotplug::*;
 pub use info::*;
 pub use notifier::*;

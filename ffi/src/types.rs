@@ -4,7 +4,10 @@
 
 use core::ffi::{c_int, c_void};
 
-use sparsemem::{AutoOnline, BlockInfo, Config, MemRange, PfnInfo, SectionInfo, SparseMap, Stats};
+use sparsemem::{
+    AutoOnline, BlockInfo, Config, MemRange, MemmapOnMemory, OnlinePolicy, PfnInfo, SectionInfo,
+    SparseMap, Stats,
+};
 
 use crate::capacity::*;
 use crate::consts::*;
@@ -47,6 +50,16 @@ pub struct smem_config {
     pub zone_dma_end: u64,
     /// ZONE_DMA32 is [zone_dma_end, zone_dma32_end); 0: none.
     pub zone_dma32_end: u64,
+    /// SMEM_POLICY_*: Linux memory_hotplug.online_policy.
+    pub online_policy: u8,
+    /// Linux memory_hotplug.auto_movable_numa_aware (default 1).
+    pub auto_movable_numa_aware: u8,
+    /// SMEM_MEMMAP_ON_MEMORY_*: Linux memory_hotplug.memmap_on_memory.
+    pub memmap_on_memory: u8,
+    /// 0.
+    pub reserved: u8,
+    /// Percent, Linux memory_hotplug.auto_movable_ratio (default 301).
+    pub auto_movable_ratio: u32,
 }
 
 /// Everything about one pfn.
@@ -108,6 +121,12 @@ pub struct smem_block_info {
     pub default_zone: u8,
     /// Bit (1 << zone) per zone listed by Linux valid_zones; 0 = "none".
     pub valid_zones: u8,
+    /// Memory group id, or SMEM_GROUP_NONE.
+    pub group: u32,
+    /// Pages at the block's start that carry its memmap (memmap_on_memory), else 0.
+    pub vmemmap_pages: u64,
+    /// System RAM pages of the block marked by smem_fake_offline.
+    pub fake_offline_pages: u64,
 }
 
 /// A page-granular range of memory.
@@ -156,12 +175,18 @@ impl From<&Config> for smem_config {
             block_size: c.block_size,
             zone_dma_end: c.zone_dma_end,
             zone_dma32_end: c.zone_dma32_end,
+            online_policy: c.online_policy.to_c(),
+            auto_movable_numa_aware: u8::from(c.auto_movable_numa_aware),
+            memmap_on_memory: c.memmap_on_memory.to_c(),
+            reserved: 0,
+            auto_movable_ratio: c.auto_movable_ratio,
         }
     }
 }
 
-/// The core's configuration, not yet validated: fails only for an `auto_online` value
-/// that names no SMEM_AUTO_* policy.
+/// The core's configuration, not yet validated: fails only for an `auto_online`,
+/// `online_policy` or `memmap_on_memory` value that names no constant, or a non-zero
+/// `reserved`.
 impl TryFrom<&smem_config> for Config {
     type Error = ();
 
@@ -177,6 +202,14 @@ impl TryFrom<&smem_config> for Config {
             block_size: c.block_size,
             zone_dma_end: c.zone_dma_end,
             zone_dma32_end: c.zone_dma32_end,
+            online_policy: OnlinePolicy::from_c(c.online_policy).ok_or(())?,
+            auto_movable_numa_aware: c.auto_movable_numa_aware != 0,
+            memmap_on_memory: MemmapOnMemory::from_c(c.memmap_on_memory).ok_or(())?,
+            auto_movable_ratio: if c.reserved == 0 {
+                c.auto_movable_ratio
+            } else {
+                return Err(());
+            },
         })
     }
 }
@@ -225,6 +258,9 @@ impl From<&BlockInfo> for smem_block_info {
             zone: b.zone.to_c(),
             default_zone: b.default_zone.to_c(),
             valid_zones: b.valid_zones.0,
+            group: b.group,
+            vmemmap_pages: b.vmemmap_pages,
+            fake_offline_pages: b.fake_offline_pages,
         }
     }
 }

@@ -146,7 +146,7 @@ impl SparseMap {
             flags |= BlockFlags::OFFLINABLE;
         }
         let (default_zone, valid_zones) = if rec.state == BlockState::Offline {
-            let choice = self.zone_choice(rec.nid, pfns);
+            let choice = self.block_zone_choice(&rec, pfns);
             (choice.default, choice.valid_zones())
         } else {
             (Zone::None, ZoneSet::EMPTY.with(rec.zone))
@@ -162,6 +162,13 @@ impl SparseMap {
             zone: rec.zone,
             default_zone,
             valid_zones,
+            group: rec.group,
+            vmemmap_pages: if rec.vmemmap {
+                g.vmemmap_pages().unwrap_or(0)
+            } else {
+                0
+            },
+            fake_offline_pages: 0,
         })
     }
 

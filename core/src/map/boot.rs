@@ -176,11 +176,8 @@ impl SparseMap {
             a.nid.unwrap_or(NID_MIXED)
         };
         let rec = BlockRecord {
-            state: BlockState::Online,
-            zone,
-            nid,
             flags,
-            busy: false,
+            ..BlockRecord::new(BlockState::Online, zone, nid)
         };
         // ONLINE is set with the states in `populate_early`, after this.
         self.set_block(proof, a.id, Some(rec), None);

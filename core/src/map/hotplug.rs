@@ -13,9 +13,10 @@ use crate::error::{Error, Result};
 use crate::map::notify::{MemEvent, Notifier};
 use crate::map::{Phase, SparseMap};
 use crate::memory::block::nid_ok;
-use crate::memory::block::{BlockFlags, BlockRecord, BlockState};
+use crate::memory::block::{BlockFlags, BlockRecord, BlockState, NID_NONE};
+use crate::memory::group::GROUP_NONE;
 use crate::memory::zone::{Zone, ZoneSpan};
-use crate::section::geometry::AutoOnline;
+use crate::section::geometry::{AutoOnline, MemmapOnMemory};
 use crate::section::locked::LockedSections;
 use crate::section::{SectionFlags, SubState};
 use crate::sync::order::{Held, Hotplug};
@@ -39,22 +40,51 @@ u8_enum! {
 
 impl OnlineType {}
 
+bitflags::bitflags! {
+    /// Flags of `add_memory_ex` (`SMEM_MHP_*`, Linux `mhp_t`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+    pub struct MhpFlags: u32 {
+        /// Each new block carries its own memmap, where supported
+        /// (`SMEM_MHP_MEMMAP_ON_MEMORY`, Linux MHP_MEMMAP_ON_MEMORY).
+        const MEMMAP_ON_MEMORY = 1;
+    }
+}
+
 impl SparseMap {
     fn block_ids(&self, r: PfnRange) -> impl Iterator<Item = BlockId> {
         self.geometry().blocks_in(r)
     }
 
-    /// Adds System RAM `[start, start+size)` on `nid` (Linux `add_memory`): the new
-    /// blocks are OFFLINE, or onlined per the configured auto-online policy (an
-    /// auto-online failure leaves that block offline and does not fail the add).
-    /// Errors: `Inval` before boot finished, for size 0, a wrap, a start or size not a
-    /// multiple of the block size, or an invalid nid; `TooBig` beyond `max_phys_bits`;
-    /// `Exist` when any page of the range is present; `NoMem` on capacity. On error
-    /// nothing changed.
+    /// Adds System RAM `[start, start+size)` on `nid` as the ACPI DIMM driver does
+    /// (Linux `add_memory`): `add_memory_ex` with no group and memmap_on_memory where
+    /// supported.
     pub fn add_memory(&self, nid: i32, start: u64, size: u64, n: &dyn Notifier) -> Result<()> {
+        self.add_memory_ex(nid, GROUP_NONE, start, size, MhpFlags::MEMMAP_ON_MEMORY, n)
+    }
+
+    /// Adds System RAM `[start, start+size)` (Linux `add_memory_resource`): the new
+    /// blocks belong to group `group` (or none: `GROUP_NONE`) and its node, carry their
+    /// own memmap when `flags` asks for it and the configuration supports it
+    /// (`memmap_on_memory`), and are OFFLINE, or onlined per the auto-online policy in
+    /// force (an auto-online failure leaves that block offline and does not fail the
+    /// add). Errors, in order: `Inval` before boot finished, for an invalid nid (with a
+    /// group, `NID_NONE` is its node), size 0, a wrap, a start or size not a multiple
+    /// of the block size; `TooBig` beyond `max_phys_bits`; `NoEnt` for an unknown
+    /// group; `Inval` for a nid that is not the group's; `Exist` when any page of the
+    /// range is present; `NoMem` on capacity. On error nothing changed.
+    pub fn add_memory_ex(
+        &self,
+        nid: i32,
+        group: u32,
+        start: u64,
+        size: u64,
+        flags: MhpFlags,
+        n: &dyn Notifier,
+    ) -> Result<()> {
         self.require(Phase::Running)?;
         let g = self.geometry();
-        if !nid_ok(nid) {
+        // With a group, NID_NONE stands for the group's node.
+        if !(nid_ok(nid) || group != GROUP_NONE && nid == NID_NONE) {
             return Err(Error::Inval);
         }
         let r = g.aligned_range(start, size, g.block_size())?;
@@ -62,6 +92,15 @@ impl SparseMap {
         {
             let mut top = Held::nothing();
             let mut h = self.hotplug.lock(&mut top);
+            let nid = if group == GROUP_NONE {
+                nid
+            } else {
+                let grp = self.groups.get(group).ok_or(Error::NoEnt)?;
+                if nid != NID_NONE && nid != grp.nid {
+                    return Err(Error::Inval);
+                }
+                grp.nid
+            };
             let (held, proof) = h.split();
             let present = |nr: u64| {
                 self.table
@@ -84,19 +123,22 @@ impl SparseMap {
             {
                 return Err(Error::Exist);
             }
+            let vmemmap =
+                flags.contains(MhpFlags::MEMMAP_ON_MEMORY) && self.memmap_on_memory_supported(r);
             // The blocks (records and every section's view) first, then the sections
             // become present: a reader that sees a section PRESENT also sees its block
-            // (never a present pfn in no block).
+            // (never a present pfn in no block), and the memmap mark with it.
             self.commit(|| {
                 for id in self.block_ids(r) {
                     let rec = BlockRecord {
-                        state: BlockState::Offline,
-                        zone: Zone::None,
-                        nid,
-                        flags: BlockFlags::empty(),
-                        busy: false,
+                        group,
+                        vmemmap,
+                        ..BlockRecord::new(BlockState::Offline, Zone::None, nid)
                     };
                     self.set_block(proof, id, Some(rec), None);
+                    if vmemmap {
+                        self.for_first_block_section(id, |sec| sec.set_vmemmap());
+                    }
                 }
                 let top = g.subsections_per_section().wrapping_sub(1);
                 for (_, sec) in locked.iter() {
@@ -105,7 +147,7 @@ impl SparseMap {
                 }
             });
         }
-        let ty = match self.config().auto_online {
+        let ty = match self.policy().auto_online {
             AutoOnline::Offline => None,
             AutoOnline::Online => Some(OnlineType::Online),
             AutoOnline::OnlineKernel => Some(OnlineType::Kernel),
@@ -118,6 +160,55 @@ impl SparseMap {
             }
         }
         Ok(())
+    }
+
+    /// Whether each block of `r` can carry its own memmap (Linux
+    /// `mhp_supports_memmap_on_memory`): the configuration allows it for a range of
+    /// this many blocks and the geometry's memmap is whole PMDs.
+    fn memmap_on_memory_supported(&self, r: PfnRange) -> bool {
+        let g = self.geometry();
+        let one_block = r.pages() == g.pages_per_block();
+        g.vmemmap_pages().is_some()
+            && match self.config().memmap_on_memory {
+                MemmapOnMemory::Off => false,
+                MemmapOnMemory::SingleBlock => one_block,
+                MemmapOnMemory::PerBlock => true,
+            }
+    }
+
+    /// Calls `f` on the first section of block `id`, if its leaf exists.
+    fn for_first_block_section(&self, id: BlockId, f: impl FnOnce(&crate::section::Section)) {
+        if let Some(sec) = self
+            .geometry()
+            .block_first_section(id)
+            .and_then(|nr| self.table.get(nr))
+        {
+            f(sec);
+        }
+    }
+
+    /// Linux `try_remove_memory`'s memmap_on_memory rule: memory is removed in the
+    /// granularity it was added with its memmap. With `SingleBlock` a range holding a
+    /// block that carries its memmap must be exactly that block; with `PerBlock`
+    /// every block of the range carries its memmap or none does. `Inval` otherwise.
+    fn check_vmemmap_granularity(&self, r: PfnRange) -> Result<()> {
+        let (mut with, mut without) = (0u64, 0u64);
+        for id in self.block_ids(r) {
+            match self.block_record(id).map(|rec| rec.vmemmap) {
+                Some(true) => with = with.wrapping_add(1),
+                _ => without = without.wrapping_add(1),
+            }
+        }
+        let ok = with == 0
+            || match self.config().memmap_on_memory {
+                MemmapOnMemory::SingleBlock => with == 1 && without == 0,
+                MemmapOnMemory::PerBlock | MemmapOnMemory::Off => without == 0,
+            };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::Inval)
+        }
     }
 
     /// Checks a remove range: `Inval` for size 0, a wrap or misalignment; `NoEnt`
@@ -175,6 +266,7 @@ impl SparseMap {
         if busy {
             return Err(Error::Busy);
         }
+        self.check_vmemmap_granularity(r)?;
         for _ in self.block_ids(r) {
             self.fault_step()?;
         }
@@ -216,7 +308,7 @@ impl SparseMap {
             return Err(Error::Inval);
         }
         let r = self.block_pfns(id).ok_or(Error::NoEnt)?;
-        let choice = self.zone_choice(rec.nid, r);
+        let choice = self.block_zone_choice(rec, r);
         let zone = match ty {
             OnlineType::Movable => Zone::Movable,
             OnlineType::Kernel => choice.kernel,
@@ -299,6 +391,10 @@ impl SparseMap {
             self.update_span(h.held(), nid, zone, |s| {
                 s.with_present(s.present_pages.saturating_add(pages))
             });
+            if let Some(rec) = self.block_record(id) {
+                self.groups
+                    .account(rec.group, zone == Zone::Movable, pages as i64);
+            }
             self.change_state(h.proof(), id, BlockState::Online, Some(zone), true);
         }
         self.notify(n, MemEvent::Online, id);
@@ -359,6 +455,11 @@ impl SparseMap {
         self.update_span(h.held(), rec.nid, rec.zone, |s| {
             s.with_present(s.present_pages.saturating_sub(pages))
         });
+        self.groups.account(
+            rec.group,
+            rec.zone == Zone::Movable,
+            (pages as i64).wrapping_neg(),
+        );
         self.change_state(h.proof(), id, BlockState::Offline, Some(Zone::None), true);
         Some((rec.nid, rec.zone, r))
     }
@@ -394,6 +495,7 @@ impl SparseMap {
                     return Err(Error::Busy);
                 }
             }
+            self.check_vmemmap_granularity(r)?;
             for _ in self.block_ids(r) {
                 self.fault_step()?;
             }

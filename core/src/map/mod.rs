@@ -6,6 +6,7 @@ pub(crate) mod boot;
 pub(crate) mod commit;
 pub(crate) mod device;
 pub(crate) mod export;
+pub(crate) mod groups;
 pub(crate) mod hotplug;
 pub(crate) mod notify;
 pub(crate) mod query;
@@ -17,13 +18,15 @@ use crate::sync::{maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 use crate::addr::{PfnRange, PhysAddr};
 use crate::error::{Error, Result};
 use crate::memory::boot_ranges::BootRanges;
+use crate::memory::group::MemoryGroups;
 use crate::memory::policy::{AddrZones, ZoneChoice};
 use crate::memory::spans::Zones;
 use crate::memory::zone::{Zone, ZoneSpan};
 use crate::repr::u8_enum;
-use crate::section::geometry::{AutoOnline, Config, Geometry};
+use crate::section::geometry::{AutoOnline, Config, Geometry, MemmapOnMemory, OnlinePolicy};
 use crate::section::shared_nids::SharedNids;
 use crate::section::table::Table;
+use crate::sync::atomic64::Atomic64;
 use crate::sync::order::{Hotplug, OrderedLock};
 
 u8_enum! {
@@ -36,6 +39,48 @@ u8_enum! {
         Boot = 1,
         /// `boot_finish` succeeded; hotplug operations are allowed.
         Running = 2,
+    }
+}
+
+/// The run-time policies of a map (Linux's `auto_online_blocks` and the writable
+/// `memory_hotplug` module parameters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// How `add_memory` onlines the blocks it creates.
+    pub auto_online: AutoOnline,
+    /// How a plain online chooses its zone.
+    pub online_policy: OnlinePolicy,
+    /// Movable pages allowed per 100 early kernel pages (auto-movable).
+    pub auto_movable_ratio: u32,
+    /// The ratio also holds per node (auto-movable).
+    pub auto_movable_numa_aware: bool,
+}
+
+impl Policy {
+    /// The policies a configuration starts with.
+    pub fn of(cfg: &Config) -> Self {
+        Self {
+            auto_online: cfg.auto_online,
+            online_policy: cfg.online_policy,
+            auto_movable_ratio: cfg.auto_movable_ratio,
+            auto_movable_numa_aware: cfg.auto_movable_numa_aware,
+        }
+    }
+
+    pub(crate) fn pack(self) -> u64 {
+        u64::from(self.auto_online as u8)
+            | u64::from(self.online_policy as u8) << 8
+            | u64::from(self.auto_movable_numa_aware) << 16
+            | u64::from(self.auto_movable_ratio) << 32
+    }
+
+    pub(crate) fn unpack(w: u64) -> Self {
+        Self {
+            auto_online: AutoOnline::from_u8(w as u8).unwrap_or_default(),
+            online_policy: OnlinePolicy::from_u8((w >> 8) as u8).unwrap_or_default(),
+            auto_movable_numa_aware: (w >> 16) & 1 != 0,
+            auto_movable_ratio: (w >> 32) as u32,
+        }
     }
 }
 
@@ -72,6 +117,17 @@ pub struct SparseMap {
     /// block shift | movable_node << 8 | auto_online << 16. Written by `init` only,
     /// which happens-before every other call by contract: Relaxed, as `geometry`.
     options: AtomicU32,
+    /// The configuration's online_policy | auto_movable_numa_aware << 8 |
+    /// memmap_on_memory << 16, as `init` was given them. Written by `init` and
+    /// `restore` only: Relaxed, as `options`.
+    init_policy: AtomicU32,
+    /// The configuration's auto_movable_ratio, as `init` was given it (Relaxed, as
+    /// `init_policy`).
+    init_ratio: AtomicU32,
+    /// The policies in force (`Policy::pack`): set by `init`, `restore`,
+    /// `set_auto_online` and `set_online_policy` (those two under the hotplug lock,
+    /// which serialises the stores); one load gives all of them from one moment.
+    policy: Atomic64,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
     /// ZONE_DMA end and ZONE_DMA32 end: the address rule for boot RAM's zones.
@@ -81,6 +137,8 @@ pub struct SparseMap {
     pub(crate) zones: Zones,
     /// Per-sub-section nids of the sections that hold several nodes' device memory.
     pub(crate) shared_nids: SharedNids,
+    /// Memory groups. Changed under the hotplug lock.
+    pub(crate) groups: MemoryGroups,
     /// Blocks currently between their GOING_* event and their last event. Changed
     /// (AcqRel) and read by `snapshot` (Acquire) under the hotplug lock, which is what
     /// orders it; `transitions_in_progress` reads it lock-free as a hint.
@@ -110,12 +168,16 @@ impl SparseMap {
                 geometry: AtomicU32::new(0),
                 options: AtomicU32::new(0),
                 addr_zones: AddrZones::new(),
+                init_policy: AtomicU32::new(0),
+                init_ratio: AtomicU32::new(0),
+                policy: Atomic64::new(0),
                 phase: AtomicU32::new(0),
                 transitions: AtomicUsize::new(0),
                 table: Table::new(),
                 boot: BootRanges::new(),
                 zones: Zones::new(),
                 shared_nids: SharedNids::new(),
+                groups: MemoryGroups::new(),
                 hotplug: OrderedLock::new(),
                 fault_countdown: AtomicUsize::new(0),
             }
@@ -175,12 +237,20 @@ impl SparseMap {
         self.boot.reset();
         self.zones.reset();
         self.shared_nids.reset();
+        self.groups.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
         let opts = u32::from(g.block_shift)
             | u32::from(cfg.movable_node) << 8
             | u32::from(cfg.auto_online as u8) << 16;
         self.options.store(opts, Ordering::Relaxed);
+        let init_policy = u32::from(cfg.online_policy as u8)
+            | u32::from(cfg.auto_movable_numa_aware) << 8
+            | u32::from(cfg.memmap_on_memory as u8) << 16;
+        self.init_policy.store(init_policy, Ordering::Relaxed);
+        self.init_ratio
+            .store(cfg.auto_movable_ratio, Ordering::Relaxed);
+        self.policy.store(Policy::of(cfg).pack());
         self.addr_zones.set(
             g.pfn_down(PhysAddr(cfg.zone_dma_end)),
             g.pfn_down(PhysAddr(cfg.zone_dma32_end)),
@@ -208,6 +278,7 @@ impl SparseMap {
         let g = self.geometry();
         let opts = self.options.load(Ordering::Relaxed);
         let (dma_end, dma32_end) = self.addr_zones.limits();
+        let init_policy = self.init_policy.load(Ordering::Relaxed);
         Config {
             page_shift: g.page_shift,
             subsection_shift: g.subsection_shift,
@@ -222,7 +293,23 @@ impl SparseMap {
             },
             zone_dma_end: g.addr_of(dma_end).map_or(0, |a| a.0),
             zone_dma32_end: g.addr_of(dma32_end).map_or(0, |a| a.0),
+            online_policy: OnlinePolicy::from_u8(init_policy as u8).unwrap_or_default(),
+            auto_movable_numa_aware: (init_policy >> 8) & 1 != 0,
+            memmap_on_memory: MemmapOnMemory::from_u8((init_policy >> 16) as u8)
+                .unwrap_or_default(),
+            auto_movable_ratio: self.init_ratio.load(Ordering::Relaxed),
         }
+    }
+
+    /// The policies in force: the configuration's, as `set_auto_online` and
+    /// `set_online_policy` changed them since.
+    pub fn policy(&self) -> Policy {
+        Policy::unpack(self.policy.load())
+    }
+
+    /// Replaces the policies in force (init, restore, the setters).
+    pub(crate) fn set_policy(&self, p: Policy) {
+        self.policy.store(p.pack());
     }
 
     /// Where the map is in its life.
@@ -246,9 +333,22 @@ impl SparseMap {
         }
     }
 
-    /// Linux `zone_for_pfn_range` for a block `[start, end)` on `nid`.
-    pub(crate) fn zone_choice(&self, nid: i32, block: PfnRange) -> ZoneChoice {
-        ZoneChoice::for_block(&self.zones, nid, block, self.config().movable_node)
+    /// Linux `zone_for_pfn_range` for an offline block: the kernel zone, and the
+    /// default zone by the online policy in force (contiguous zones, or auto-movable,
+    /// which then ignores `movable_node`).
+    pub(crate) fn block_zone_choice(
+        &self,
+        rec: &crate::memory::block::BlockRecord,
+        block: PfnRange,
+    ) -> ZoneChoice {
+        let contig = ZoneChoice::for_block(&self.zones, rec.nid, block, self.config().movable_node);
+        if self.policy().online_policy != OnlinePolicy::AutoMovable || contig.kernel == Zone::None {
+            return contig;
+        }
+        ZoneChoice {
+            default: self.auto_movable_zone(rec, block, contig.kernel),
+            ..contig
+        }
     }
 
     /// Linux's per-node zone span `[start, end)` and present pages. `Inval` for a nid

@@ -71,6 +71,8 @@ pub struct SectionInfo {
 struct PfnView {
     flags: SectionFlags,
     state: SubState,
+    /// The section is the first of a block that carries its own memmap.
+    vmemmap: bool,
 }
 
 impl SparseMap {
@@ -88,13 +90,18 @@ impl SparseMap {
     #[inline]
     fn view(&self, pfn: Pfn) -> Option<PfnView> {
         let (g, sec) = self.pfn_section(pfn)?;
-        let flags = sec.flags();
+        let word = sec.word();
+        let flags = word.flags();
         let state = if flags.contains(SectionFlags::VALID) {
             sec.state(g.subsection_index(pfn))
         } else {
             SubState::Absent
         };
-        Some(PfnView { flags, state })
+        Some(PfnView {
+            flags,
+            state,
+            vmemmap: word.vmemmap(),
+        })
     }
 
     fn valid_in(v: &PfnView) -> bool {
@@ -102,7 +109,9 @@ impl SparseMap {
             && (v.flags.contains(SectionFlags::EARLY) || v.state != SubState::Absent)
     }
 
-    fn online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
+    /// A System RAM page of an online section: online, unless the page allocator
+    /// never got it (`withheld`).
+    fn ram_online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
         if !v.flags.contains(SectionFlags::VALID | SectionFlags::ONLINE) {
             return false;
         }
@@ -111,6 +120,23 @@ impl SparseMap {
             SubState::RamPartial => self.boot.find(pfn).is_some(),
             SubState::Absent | SubState::Device => false,
         }
+    }
+
+    /// RAM pages that are never online although their block is (docs/semantics.md,
+    /// "Page-precise online answer"): the memmap pages at the start of a block that
+    /// carries its own memmap. The rare path: only when the section's word says so
+    /// does it read the geometry's block shift.
+    fn withheld(&self, v: &PfnView, pfn: Pfn) -> bool {
+        if !v.vmemmap {
+            return false;
+        }
+        let g = self.geometry();
+        let offset = pfn.0 & g.pages_per_section().wrapping_sub(1);
+        g.vmemmap_pages().is_some_and(|n| offset < n)
+    }
+
+    fn online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
+        self.ram_online_in(v, pfn) && !self.withheld(v, pfn)
     }
 
     /// Linux `pfn_valid()`: false beyond `max_phys_bits` and for absent sections, true
@@ -176,6 +202,7 @@ impl SparseMap {
         let v = PfnView {
             flags: w.flags(),
             state,
+            vmemmap: w.vmemmap(),
         };
         let kind = match v.state {
             SubState::Absent => PfnKind::Hole,
@@ -184,14 +211,16 @@ impl SparseMap {
             SubState::RamPartial if self.boot.find(pfn).is_some() => PfnKind::Ram,
             SubState::RamPartial => PfnKind::Hole,
         };
-        let online = self.online_in(&v, pfn);
+        // Withheld pages (memmap) are in their block's zone while it is online.
+        let in_zone = self.ram_online_in(&v, pfn);
+        let online = in_zone && !self.withheld(&v, pfn);
         let block = w.block();
         let nid = match (block, kind) {
             (Some(b), _) => b.nid,
             (None, PfnKind::Device) => device_nid.unwrap_or(NID_NONE),
             (None, _) => NID_NONE,
         };
-        let zone = if online {
+        let zone = if in_zone {
             match block.map(|b| b.zone) {
                 Some(z) if z != Zone::None => z,
                 _ => self.addr_zones.zone_at(pfn).0,

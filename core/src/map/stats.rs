@@ -19,7 +19,8 @@ pub struct Stats {
     pub online_blocks: u64,
     /// System RAM pages, online or offline.
     pub ram_pages: u64,
-    /// System RAM pages of online blocks.
+    /// System RAM pages of online blocks, less those the page allocator never gets
+    /// (memmap_on_memory pages).
     pub online_pages: u64,
     /// Pages of active device sub-sections.
     pub device_pages: u64,
@@ -56,7 +57,8 @@ impl SparseMap {
             st.blocks = st.blocks.wrapping_add(1);
             if b.state == BlockState::Online {
                 st.online_blocks = st.online_blocks.wrapping_add(1);
-                st.online_pages = st.online_pages.wrapping_add(b.present_pages);
+                let pages = b.present_pages.saturating_sub(b.vmemmap_pages);
+                st.online_pages = st.online_pages.wrapping_add(pages);
             }
         }
         st

@@ -4,6 +4,7 @@
 use bitflags::bitflags;
 
 use crate::addr::{BlockId, PhysAddr};
+use crate::memory::group::GROUP_NONE;
 use crate::memory::zone::{Zone, ZoneSet};
 use crate::repr::u8_enum;
 
@@ -69,10 +70,18 @@ const STORED_FLAGS: u32 =
 /// Internal: a transition owns the block (from its GOING_* event until after its last
 /// event), so other mutating calls on it are `Busy`.
 const BUSY: u32 = 0x80;
+/// Internal: the block carries its own memmap (memmap_on_memory) in its first pages.
+const VMEMMAP: u32 = 0x40;
+/// The group id + 1 (0: no group) is 9 bits, kept in the bits the other fields leave
+/// free: its low 4 bits at 4..8, its high 5 bits at 11..16.
+const GROUP_LO: u32 = 0xf << 4;
+const GROUP_HI: u32 = 0x1f << 11;
 
 /// The packed, atomic-sized record of a block, kept in the block's first section:
-/// state in bits 0..8 (0: no block), zone in 8..16, nid + 2 in 16..24 (so
-/// `NID_MIXED` is 0 and `NID_NONE` 1), stored flags and BUSY in 24..32.
+/// state in bits 0..4 (0: no block), zone in 8..11, nid + 2 in 16..24 (so
+/// `NID_MIXED` is 0 and `NID_NONE` 1), stored flags, VMEMMAP and BUSY in 24..32, the
+/// group in 4..8 and 11..16 (see `GROUP_LO`). Snapshots keep this word as it is
+/// (docs/snapshot-format.md, "Block records").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BlockRecord {
     pub(crate) state: BlockState,
@@ -80,27 +89,56 @@ pub(crate) struct BlockRecord {
     pub(crate) nid: i32,
     pub(crate) flags: BlockFlags,
     pub(crate) busy: bool,
+    /// The memory group, or `GROUP_NONE`.
+    pub(crate) group: u32,
+    /// The block's first `Geometry::vmemmap_pages` pages hold its memmap.
+    pub(crate) vmemmap: bool,
 }
 
 impl BlockRecord {
+    /// A new block's record: no flags, no group, no memmap of its own.
+    pub(crate) fn new(state: BlockState, zone: Zone, nid: i32) -> Self {
+        Self {
+            state,
+            zone,
+            nid,
+            flags: BlockFlags::empty(),
+            busy: false,
+            group: GROUP_NONE,
+            vmemmap: false,
+        }
+    }
+
     pub(crate) fn encode(&self) -> u32 {
         let nid = (self.nid.wrapping_add(2) as u32) & 0xff;
-        let flags = (self.flags.bits() & STORED_FLAGS) | if self.busy { BUSY } else { 0 };
-        u32::from(self.state as u8) | u32::from(self.zone as u8) << 8 | nid << 16 | flags << 24
+        let flags = (self.flags.bits() & STORED_FLAGS)
+            | if self.busy { BUSY } else { 0 }
+            | if self.vmemmap { VMEMMAP } else { 0 };
+        // GROUP_NONE wraps to 0; ids are below MAX_GROUPS (at most 511).
+        let group = self.group.wrapping_add(1) & 0x1ff;
+        let group = (group << 4) & GROUP_LO | (group << 7) & GROUP_HI;
+        u32::from(self.state as u8)
+            | u32::from(self.zone as u8) << 8
+            | nid << 16
+            | flags << 24
+            | group
     }
 
     /// Decodes a record; `None` for "no block" (or a malformed word).
     pub(crate) fn decode(w: u32) -> Option<Self> {
-        let state = BlockState::from_u8(w as u8)?;
-        let zone = Zone::from_u8((w >> 8) as u8)?;
+        let state = BlockState::from_u8((w & 0xf) as u8)?;
+        let zone = Zone::from_u8(((w >> 8) & 0x7) as u8)?;
         let nid = (((w >> 16) & 0xff) as i32).wrapping_sub(2);
         let f = w >> 24;
+        let group = ((w & GROUP_LO) >> 4 | (w & GROUP_HI) >> 7).wrapping_sub(1);
         Some(Self {
             state,
             zone,
             nid,
             flags: BlockFlags::from_bits_truncate(f & STORED_FLAGS),
             busy: f & BUSY != 0,
+            group,
+            vmemmap: f & VMEMMAP != 0,
         })
     }
 }
@@ -128,6 +166,13 @@ pub struct BlockInfo {
     pub default_zone: Zone,
     /// The zones Linux `valid_zones` lists.
     pub valid_zones: ZoneSet,
+    /// The memory group, or `GROUP_NONE`.
+    pub group: u32,
+    /// Pages at the block's start that carry its memmap (memmap_on_memory), else 0:
+    /// System RAM, present, never online.
+    pub vmemmap_pages: u64,
+    /// System RAM pages of the block taken out of use (fake-offline).
+    pub fake_offline_pages: u64,
 }
 
 impl BlockInfo {

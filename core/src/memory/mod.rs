@@ -4,6 +4,7 @@
 
 pub(crate) mod block;
 pub(crate) mod boot_ranges;
+pub(crate) mod group;
 pub(crate) mod policy;
 pub(crate) mod spans;
 pub(crate) mod zone;

@@ -28,6 +28,37 @@ u8_enum! {
 
 impl AutoOnline {}
 
+u8_enum! {
+    /// How a plain online chooses its zone (`SMEM_POLICY_*`, Linux
+    /// `memory_hotplug.online_policy`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub enum OnlinePolicy {
+        /// Keep zones contiguous (Linux `contig-zones`, the default).
+        #[default]
+        ContigZones = 0,
+        /// Movable while the auto-movable ratio allows it (Linux `auto-movable`).
+        AutoMovable = 1,
+    }
+}
+
+u8_enum! {
+    /// Whether hot-added blocks carry their own memmap (`SMEM_MEMMAP_ON_MEMORY_*`,
+    /// Linux `memory_hotplug.memmap_on_memory`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+    pub enum MemmapOnMemory {
+        /// Never.
+        #[default]
+        Off = 0,
+        /// Only a range of exactly one block (Linux 6.1).
+        SingleBlock = 1,
+        /// Every block of a range carries its own (Linux 6.7 and later).
+        PerBlock = 2,
+    }
+}
+
+/// Linux's default `memory_hotplug.auto_movable_ratio`, in percent.
+pub const DEFAULT_AUTO_MOVABLE_RATIO: u32 = 301;
+
 /// What a caller chooses for a map (the C `smem_config`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -49,12 +80,37 @@ pub struct Config {
     pub zone_dma_end: u64,
     /// ZONE_DMA32 is `[zone_dma_end, zone_dma32_end)`; 0 means no DMA32 zone.
     pub zone_dma32_end: u64,
+    /// How a plain online chooses its zone (changeable at run time).
+    pub online_policy: OnlinePolicy,
+    /// The auto-movable ratio also holds per node (Linux default: true).
+    pub auto_movable_numa_aware: bool,
+    /// Whether hot-added blocks may carry their own memmap.
+    pub memmap_on_memory: MemmapOnMemory,
+    /// Movable pages allowed per 100 early kernel pages under the auto-movable policy.
+    pub auto_movable_ratio: u32,
 }
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
 impl Config {
+    /// The policy fields at Linux's defaults (the presets' values).
+    pub(crate) const LINUX_DEFAULTS: Config = Config {
+        page_shift: 0,
+        subsection_shift: 0,
+        section_shift: 0,
+        max_phys_bits: 0,
+        movable_node: false,
+        auto_online: AutoOnline::Offline,
+        block_size: 0,
+        zone_dma_end: 0,
+        zone_dma32_end: 0,
+        online_policy: OnlinePolicy::ContigZones,
+        auto_movable_numa_aware: true,
+        memmap_on_memory: MemmapOnMemory::Off,
+        auto_movable_ratio: DEFAULT_AUTO_MOVABLE_RATIO,
+    };
+
     /// x86-64: 4 KiB pages, 2 MiB sub-sections, 128 MiB sections and blocks, 46-bit
     /// physical addresses, DMA below 16 MiB, DMA32 below 4 GiB.
     pub const fn x86_64() -> Self {
@@ -68,6 +124,7 @@ impl Config {
             block_size: 128 * MIB,
             zone_dma_end: 16 * MIB,
             zone_dma32_end: 4 * GIB,
+            ..Self::LINUX_DEFAULTS
         }
     }
 
@@ -84,6 +141,7 @@ impl Config {
             block_size: 128 * MIB,
             zone_dma_end: 0,
             zone_dma32_end: 4 * GIB,
+            ..Self::LINUX_DEFAULTS
         }
     }
 
@@ -100,6 +158,7 @@ impl Config {
             block_size: 512 * MIB,
             zone_dma_end: 0,
             zone_dma32_end: 4 * GIB,
+            ..Self::LINUX_DEFAULTS
         }
     }
 
@@ -234,6 +293,22 @@ impl Geometry {
     /// Pages per memory block.
     pub const fn pages_per_block(&self) -> u64 {
         pow2(self.pfn_block_shift())
+    }
+    /// Pages of a block's memmap when the block carries it (memmap_on_memory: 64
+    /// bytes of `struct page` per page, stored in the block's first pages), or `None`
+    /// when Linux's `mhp_supports_memmap_on_memory` would refuse it for this
+    /// geometry: the memmap is not a multiple of the PMD size (2^(2 x page_shift - 3)
+    /// bytes). sparsemem also asks that it be whole sub-sections inside the block's
+    /// first section, which holds for every geometry Linux supports it on.
+    pub fn vmemmap_pages(&self) -> Option<u64> {
+        let bytes = self.pages_per_block().wrapping_mul(64);
+        let pmd = pow2(2u32.wrapping_mul(self.page_shift()).wrapping_sub(3));
+        let whole = |unit: u64| matches!(bytes.checked_rem(unit), Some(0));
+        if whole(pmd) && whole(self.subsection_size()) && bytes <= self.section_size() {
+            Some(bytes >> self.page_shift())
+        } else {
+            None
+        }
     }
     /// Sub-sections per section.
     pub const fn subsections_per_section(&self) -> u32 {

@@ -79,10 +79,14 @@ impl SubState {
 }
 
 // The flag word (`Section::flags`), 32 bits so that every target holds it in one
-// atomic: public flags in bits 0..5, the device nid + 1 in bits 8..16 (0: no device
+// atomic: public flags in bits 0..5, VMEMMAP in bit 5, the device nid + 1 in bits 8..16 (0: no device
 // memory), and the block view (see `BlockView`) in bits 16..30: the block's state code
 // in 16..19, its zone in 19..22, its nid + 2 in 22..30.
 const PUBLIC_MASK: usize = 0x1f;
+/// The first section of a block that carries its own memmap (memmap_on_memory): its
+/// first `Geometry::vmemmap_pages` pages are never online. Set before the section
+/// becomes present, cleared with everything else when it is removed.
+const VMEMMAP: usize = 1 << 5;
 const DEV_NID_SHIFT: u32 = 8;
 const DEV_NID_MASK: usize = 0xff << DEV_NID_SHIFT;
 const VIEW_SHIFT: u32 = 16;
@@ -154,6 +158,10 @@ impl Word {
             DEV_SHARED => DeviceNid::Shared,
             v => DeviceNid::One((v as i32).wrapping_sub(1)),
         }
+    }
+    /// True for the first section of a block that carries its own memmap.
+    pub(crate) fn vmemmap(self) -> bool {
+        self.0 & VMEMMAP != 0
     }
     /// The view of the block holding the section, if one does.
     pub(crate) fn block(self) -> Option<BlockView> {
@@ -412,6 +420,12 @@ impl Section {
             return;
         }
         self.update(DEV_NID_MASK, enc << DEV_NID_SHIFT);
+    }
+
+    /// Marks the first section of a block that carries its own memmap, before the
+    /// section becomes present (Release, as every change of the word).
+    pub(crate) fn set_vmemmap(&self) {
+        self.flags.fetch_or(VMEMMAP, Ordering::Release);
     }
 
     /// Sets flags. Release: publishes the states written before (see `flags`).

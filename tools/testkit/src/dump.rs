@@ -6,7 +6,7 @@ use std::fmt::Write;
 use sparsemem::{BlockId, Pfn, SectionNr, SparseMap, Zone};
 
 /// Everything a query can see, as text: every present section with its masks, every
-/// block, every zone span, the stats, and pfn answers at sub-section starts of the
+/// block, every zone span, the memory groups, the policies, the stats, and pfn answers at sub-section starts of the
 /// populated sections. Two maps with equal dumps answer every query alike.
 pub fn dump(map: &SparseMap) -> String {
     let mut out = String::new();
@@ -38,6 +38,10 @@ pub fn dump(map: &SparseMap) -> String {
             writeln!(out, "{nid} {z} {:?}", map.zone_span(nid, z)).unwrap();
         }
     }
+    for g in map.groups() {
+        writeln!(out, "{g:?}").unwrap();
+    }
+    writeln!(out, "{:?} {:?}", map.policy(), map.config()).unwrap();
     writeln!(out, "{:?} {:?}", map.stats(), map.phase()).unwrap();
     out
 }

@@ -101,6 +101,11 @@ fn preset(which: u64) -> smem_config {
         block_size: 0,
         zone_dma_end: 0,
         zone_dma32_end: 0,
+        online_policy: 0,
+        auto_movable_numa_aware: 0,
+        memmap_on_memory: 0,
+        reserved: 0,
+        auto_movable_ratio: 0,
     };
     match which {
         0 => smem_config_x86_64(&mut c),

@@ -151,6 +151,7 @@ fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32)> {
         block_size: r.u64()?,
         zone_dma_end: r.u64()?,
         zone_dma32_end: r.u64()?,
+        ..Config::LINUX_DEFAULTS
     };
     Ok((cfg, phase, version))
 }
@@ -305,7 +306,9 @@ impl SparseMap {
 
     /// Serialises the whole state (configuration, phase, boot ranges, sections, blocks,
     /// zone spans; not a notifier) into `buf`, returning the bytes written. `Busy`
-    /// while a block is mid-transition; `NoSpc` when `buf` is too short.
+    /// while a block is mid-transition; `Inval` while the map holds memory groups,
+    /// blocks that carry their own memmap or changed run-time policies, which this
+    /// format version cannot carry yet; `NoSpc` when `buf` is too short.
     ///
     /// Locking: boot, hotplug, every section (ascending) and zones, in the order of
     /// `order.rs`, held only while the state is copied into `buf` (the format is a
@@ -322,6 +325,9 @@ impl SparseMap {
             }
             let mut t = self.table.lock_all(h.held());
             let _z = self.zones.lock.lock(t.held());
+            if !self.format_holds_state() {
+                return Err(Error::Inval);
+            }
             self.copy_state(buf)?
         };
         let body = buf.get(..len).ok_or(Error::NoSpc)?;
@@ -329,6 +335,20 @@ impl SparseMap {
         let mut w = Writer { buf, pos: len };
         w.u32(crc)?;
         Ok(w.pos)
+    }
+
+    /// False when the map holds state this format version cannot carry (memory
+    /// groups, blocks that carry their own memmap, run-time policies other than the
+    /// configuration's): `snapshot` refuses rather than write a snapshot that would
+    /// restore a different map (docs/semantics.md, "Not yet implemented").
+    fn format_holds_state(&self) -> bool {
+        let mut vmemmap = false;
+        self.table.for_each(|_, s| {
+            vmemmap |= BlockRecord::decode(s.block_record()).is_some_and(|r| r.vmemmap);
+        });
+        !vmemmap
+            && self.groups.iter().next().is_none()
+            && self.policy() == crate::map::Policy::of(&self.config())
     }
 
     /// Copies the state into `buf` (everything but the checksum); the caller holds
@@ -602,11 +622,14 @@ impl SparseMap {
             let first = g.block_first_section(BlockId(id)).ok_or(Error::Inval)?;
             let ok_state = matches!(rec.state, BlockState::Online | BlockState::Offline);
             let ok_nid = nid_ok(rec.nid) || rec.nid == NID_MIXED;
+            // Groups and memmap_on_memory are not in versions 1 to 3.
+            let newer_fields = rec.vmemmap || rec.group != crate::memory::group::GROUP_NONE;
             if prev.is_some_and(|p| id <= p)
                 || !ok_state
                 || !ok_nid
                 || rec.busy
                 || rec.zone == Zone::Device
+                || newer_fields
             {
                 return Err(Error::Inval);
             }
