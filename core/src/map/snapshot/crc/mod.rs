@@ -1,7 +1,13 @@
-//! The snapshot checksums, table-driven with tables built at compile time:
-//! CRC-32C (Castagnoli) for version 2, slice-by-8 (8 KiB of tables) because a
-//! snapshot of a large map is hundreds of kilobytes; CRC-32 (IEEE 802.3) to read
-//! version 1, byte by byte (1 KiB). See docs/snapshot-format.md, "Checksum".
+//! The snapshot checksums: CRC-32C (Castagnoli) for versions 2 and up, CRC-32 (IEEE
+//! 802.3) to read version 1. See docs/snapshot-format.md, "Checksum".
+//!
+//! CRC-32C runs on the CPU's instructions where there are some (`x86`: SSE4.2's crc32
+//! and PCLMULQDQ, detected at run time), else slice-by-8 from tables built at compile
+//! time (8 KiB), the portable path every target has and Miri runs. CRC-32 is read
+//! byte by byte (1 KiB of table): only old snapshots need it.
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+mod x86;
 
 /// Reflected CRC-32C polynomial.
 const CASTAGNOLI: u32 = 0x82f6_3b78;
@@ -56,6 +62,15 @@ fn byte(table: &[u32; 256], crc: u32, b: u8) -> u32 {
 
 /// CRC-32C of `data`.
 pub(super) fn crc32c(data: &[u8]) -> u32 {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2", not(miri)))]
+    if let Some(crc) = x86::crc32c(data) {
+        return crc;
+    }
+    crc32c_portable(data)
+}
+
+/// CRC-32C of `data`, slice-by-8: eight table lookups per eight bytes.
+fn crc32c_portable(data: &[u8]) -> u32 {
     let [t0, t1, t2, t3, t4, t5, t6, t7] = &CASTAGNOLI_TABLES;
     let mut crc = !0u32;
     let mut words = data.chunks_exact(8);
@@ -89,11 +104,14 @@ mod tests {
     use super::*;
 
     /// The check values of both CRCs (the CRC of the ASCII bytes "123456789"), and
-    /// CRC-32C's iSCSI test vector (RFC 3720, B.4: 32 bytes of zeros).
+    /// CRC-32C's iSCSI test vector (RFC 3720, B.4: 32 bytes of zeros), on the path
+    /// this CPU takes and on the portable one.
     #[test]
     fn standard_check_values() {
-        assert_eq!(crc32c(b"123456789"), 0xe306_9283);
-        assert_eq!(crc32c(&[0u8; 32]), 0x8a91_36aa);
+        for crc32c in [crc32c, crc32c_portable] {
+            assert_eq!(crc32c(b"123456789"), 0xe306_9283);
+            assert_eq!(crc32c(&[0u8; 32]), 0x8a91_36aa);
+        }
         assert_eq!(crc32_ieee(b"123456789"), 0xcbf4_3926);
     }
 
@@ -107,7 +125,7 @@ mod tests {
                 let slow = !d
                     .iter()
                     .fold(!0u32, |c, b| byte(&CASTAGNOLI_TABLES[0], c, *b));
-                assert_eq!(crc32c(d), slow, "bytes {start}..{end}");
+                assert_eq!(crc32c_portable(d), slow, "bytes {start}..{end}");
             }
         }
     }
