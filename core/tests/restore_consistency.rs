@@ -180,6 +180,17 @@ fn edits() -> Vec<Edit> {
             }),
         ),
         (
+            "an early sub-section with holes marked whole",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                // Section 0, sub-section 0: boot RAM from 1 MiB, RamPartial (2) becomes
+                // Ram (1).
+                let p = section_at(s, &l, 0) + 16;
+                assert_eq!(s[p] & 3, 2);
+                s[p] = (s[p] & !3) | 1;
+            }),
+        ),
+        (
             "a block record with bits the format does not have",
             Box::new(|s: &mut Vec<u8>| {
                 let l = layout(s);

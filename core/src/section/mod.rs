@@ -142,6 +142,17 @@ pub(crate) enum DeviceNid {
 /// plus one).
 const DEV_SHARED: usize = 0xff;
 
+impl DeviceNid {
+    /// The device-nid field's value (before its shift).
+    fn encode(nid: DeviceNid) -> usize {
+        match nid {
+            DeviceNid::None => 0,
+            DeviceNid::One(n) => (n as usize).wrapping_add(1) & 0xff,
+            DeviceNid::Shared => DEV_SHARED,
+        }
+    }
+}
+
 /// One load of a section's flag word, decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Word(usize);
@@ -409,11 +420,7 @@ impl Section {
     /// exclusively, which is what orders these changes against each other; the
     /// compare-and-swap keeps the flags that block transitions change meanwhile.
     pub(crate) fn set_device_nid(&self, nid: DeviceNid) {
-        let enc = match nid {
-            DeviceNid::None => 0,
-            DeviceNid::One(n) => (n as usize).wrapping_add(1) & 0xff,
-            DeviceNid::Shared => DEV_SHARED,
-        };
+        let enc = DeviceNid::encode(nid);
         // Only an exclusive holder changes the nid, so an equal nid stays equal: skip
         // the store (and its cache-line transfer).
         if self.flags.load(Ordering::Relaxed) & DEV_NID_MASK == enc << DEV_NID_SHIFT {
@@ -426,6 +433,22 @@ impl Section {
     /// section becomes present (Release, as every change of the word).
     pub(crate) fn set_vmemmap(&self) {
         self.flags.fetch_or(VMEMMAP, Ordering::Release);
+    }
+
+    /// Restore only (it runs alone, on a reset entry): the flags and the device nid
+    /// in one plain store, where live writers need a read-modify-write. Release, as
+    /// every change of the word: the states stored before are published with it.
+    pub(crate) fn restore_word(&self, f: SectionFlags, nid: DeviceNid) {
+        let word = f.bits() as usize | DeviceNid::encode(nid) << DEV_NID_SHIFT;
+        self.flags.store(word, Ordering::Release);
+    }
+
+    /// Restore only (it runs alone): the block view, the other bits kept, by a load
+    /// and a store (nothing can change the word in between).
+    pub(crate) fn restore_block_view(&self, view: Option<BlockView>) {
+        let cur = self.flags.load(Ordering::Relaxed);
+        let word = (cur & !VIEW_MASK) | BlockView::encode(view);
+        self.flags.store(word, Ordering::Release);
     }
 
     /// Sets flags. Release: publishes the states written before (see `flags`).

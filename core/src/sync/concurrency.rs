@@ -38,7 +38,7 @@
 //! | `Table::roots` | leaf assignment, under the assignment lock | Release after the leaf's `root`; readers Acquire |
 //! | `Table::used` | leaf assignment | Release after the leaf's `root`; walks Acquire, so a counted leaf shows its root |
 //! | `Leaf::root` | leaf assignment | Release; Acquire in walks |
-//! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock | every change one read-modify-write with Release; loads Acquire |
+//! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock; `restore`, which runs alone, by plain stores | every change one read-modify-write with Release (restore: Release stores); loads Acquire |
 //! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
 //! | block record (`Section::block`) | block transitions, under the hotplug lock | Release; Acquire |
 //! | device nid (in the flag word) | device ops, under the section lock (compare-and-swap keeps the lock bit and what lock-free writers change) | stored before the Device states it names, cleared after the last of them |

@@ -49,6 +49,11 @@ impl<'a> Records<'a> {
     }
 }
 
+/// The key a record starts with.
+pub(super) fn key(rec: &[u8]) -> u64 {
+    u64_at(rec, 0)
+}
+
 fn u64_at(rec: &[u8], at: usize) -> u64 {
     rec.get(at..at.wrapping_add(8))
         .and_then(|b| b.try_into().ok())
@@ -97,6 +102,15 @@ impl SectionRec<'_> {
             .sum()
     }
 
+    /// States `32 * w ..` as a little-endian word (zero past the record).
+    fn state_word(&self, w: usize) -> u64 {
+        let at = 16usize.wrapping_add(w.wrapping_mul(8));
+        let mut b = [0u8; 8];
+        let bytes = self.0.get(at..).unwrap_or(&[]);
+        b.iter_mut().zip(bytes).for_each(|(d, v)| *d = *v);
+        u64::from_le_bytes(b)
+    }
+
     fn state(&self, i: u32) -> SubState {
         let byte = self.0.get(16usize.wrapping_add((i / 4) as usize)).copied();
         SubState::from_u8((byte.unwrap_or(0) >> ((i % 4).wrapping_mul(2))) & 3)
@@ -104,28 +118,57 @@ impl SectionRec<'_> {
     }
 }
 
-impl Snapshot<'_> {
-    /// System RAM pages of the boot ranges inside `r`.
-    fn boot_pages(&self, r: PfnRange) -> u64 {
-        self.boot_pieces(r).map(|(_, p)| p.pages()).sum()
+/// A walk over sorted records by ascending keys: each lookup moves forward only, so
+/// a pass that asks in ascending order costs one step per record in all.
+pub(super) struct Cursor<'a> {
+    records: Records<'a>,
+    next: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(super) fn new(records: Records<'a>) -> Self {
+        Self { records, next: 0 }
     }
 
-    /// The parts of the boot ranges inside `r`, with their nid. The ranges are sorted
-    /// and disjoint, so their ends ascend too: a binary search finds the first one that
-    /// ends after `r` starts (early sections ask this for each of their sub-sections).
-    fn boot_pieces(&self, r: PfnRange) -> impl Iterator<Item = (i32, PfnRange)> + '_ {
-        let end_of = |i: usize| self.boot.get(i).map_or(u64::MAX, |b| u64_at(b, 8));
-        let (mut lo, mut hi) = (0usize, self.boot.count);
-        while lo < hi {
-            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
-            if end_of(mid) <= r.start.0 {
-                lo = mid.wrapping_add(1);
-            } else {
-                hi = mid;
+    /// The first record whose key is at least `key` (keys asked never descend).
+    pub(super) fn seek(&mut self, key: u64) -> Option<&'a [u8]> {
+        while let Some(rec) = self.records.get(self.next) {
+            if u64_at(rec, 0) >= key {
+                return Some(rec);
             }
+            self.next = self.next.wrapping_add(1);
         }
-        (lo..self.boot.count)
-            .map_while(move |i| self.boot.get(i))
+        None
+    }
+
+    /// The record whose key is `key` (keys asked never descend).
+    fn find(&mut self, key: u64) -> Option<&'a [u8]> {
+        self.seek(key).filter(|rec| u64_at(rec, 0) == key)
+    }
+}
+
+/// The boot ranges for ranges asked in ascending order: the ranges are sorted and
+/// disjoint, so their ends ascend too, and the first one that ends after a range
+/// starts only moves forward.
+struct BootCursor<'a> {
+    boot: Records<'a>,
+    next: usize,
+}
+
+impl<'a> BootCursor<'a> {
+    /// The parts of the boot ranges inside `r`, with their nid (`r.start` never
+    /// descends between calls).
+    fn pieces(&mut self, r: PfnRange) -> impl Iterator<Item = (i32, PfnRange)> + 'a {
+        while self
+            .boot
+            .get(self.next)
+            .is_some_and(|b| u64_at(b, 8) <= r.start.0)
+        {
+            self.next = self.next.wrapping_add(1);
+        }
+        let boot = self.boot;
+        (self.next..boot.count)
+            .map_while(move |i| boot.get(i))
             .take_while(move |b| u64_at(b, 0) < r.end.0)
             .filter_map(move |b| {
                 let (start, end) = (Pfn(u64_at(b, 0)), Pfn(u64_at(b, 8)));
@@ -133,11 +176,84 @@ impl Snapshot<'_> {
                 (!piece.is_empty()).then_some((u32_at(b, 16) as i32, piece))
             })
     }
+}
 
-    fn block(&self, id: BlockId) -> Option<BlockRecord> {
-        self.blocks
-            .find(id.0)
-            .and_then(|b| BlockRecord::decode(u32_at(b, 8)))
+/// 2-bit states packed as the section records hold them, 32 to a u64 (every
+/// sub-section a section can have).
+const STATE_WORDS: usize = MAX_SUBSECTIONS / 32;
+/// `0b01` in every state: selects its low bit.
+const LOW: u64 = 0x5555_5555_5555_5555;
+
+/// The sub-section states the boot ranges give an early section: `states` holds each
+/// covered sub-section's state (Ram or RamPartial), `covered` both bits of each.
+#[derive(Default)]
+struct BootStates {
+    states: [u64; STATE_WORDS],
+    covered: [u64; STATE_WORDS],
+}
+
+impl BootStates {
+    /// Sub-sections `first..=last` hold `state`.
+    fn set(&mut self, first: u64, last: u64, state: SubState) {
+        let pattern = LOW.wrapping_mul(state as u64);
+        let mut i = first;
+        while i <= last {
+            let (word, lo) = ((i / 32) as usize, i % 32);
+            let hi = last.min(i | 31) % 32;
+            let bits = hi.wrapping_sub(lo).wrapping_add(1).wrapping_mul(2);
+            let mask = u64::MAX
+                .checked_shr(64u64.wrapping_sub(bits) as u32)
+                .unwrap_or(0)
+                .wrapping_shl(lo.wrapping_mul(2) as u32);
+            if let (Some(s), Some(c)) = (self.states.get_mut(word), self.covered.get_mut(word)) {
+                *s = (*s & !mask) | (pattern & mask);
+                *c |= mask;
+            }
+            i = (i | 31).wrapping_add(1);
+        }
+    }
+
+    /// True when the record's states agree: each covered sub-section has its state,
+    /// no other one is System RAM (exactly one of its two bits set).
+    fn agree(&self, sec: &SectionRec<'_>) -> bool {
+        (0..STATE_WORDS).all(|w| {
+            let actual = sec.state_word(w);
+            let (want, covered) = (
+                self.states.get(w).copied().unwrap_or(0),
+                self.covered.get(w).copied().unwrap_or(0),
+            );
+            actual & covered == want && (actual ^ actual >> 1) & LOW & !covered == 0
+        })
+    }
+}
+
+impl Snapshot<'_> {
+    /// The block records by ascending id.
+    fn block_cursor(&self) -> Cursor<'_> {
+        Cursor::new(self.blocks)
+    }
+
+    fn boot_cursor(&self) -> BootCursor<'_> {
+        BootCursor {
+            boot: self.boot,
+            next: 0,
+        }
+    }
+
+    /// The zone span record of `nid`'s `zone` (spans are sorted by node, then zone).
+    fn span(&self, nid: i32, zone: Zone) -> Option<&[u8]> {
+        let key = (nid as u32, zone as u32);
+        let (mut lo, mut hi) = (0usize, self.spans.count);
+        while lo < hi {
+            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
+            let rec = self.spans.get(mid)?;
+            match (u32_at(rec, 0), u32_at(rec, 4)).cmp(&key) {
+                core::cmp::Ordering::Less => lo = mid.wrapping_add(1),
+                core::cmp::Ordering::Greater => hi = mid,
+                core::cmp::Ordering::Equal => return Some(rec),
+            }
+        }
+        None
     }
 }
 
@@ -176,18 +292,21 @@ impl SparseMap {
         Ok(())
     }
 
-    /// Each section against its block and, for early sections, the boot ranges.
+    /// Each section against its block and, for early sections, the boot ranges: one
+    /// pass, with the blocks and the boot ranges walked alongside.
     fn check_sections(&self, s: &Snapshot<'_>) -> Result<()> {
         let g = self.geometry();
         let pps = g.pages_per_subsection();
-        let nsub = g.subsections_per_section();
+        let mut blocks = s.block_cursor();
+        let mut boot = s.boot_cursor();
         for raw in s.sections.iter() {
             let nr = SectionNr(u64_at(raw, 0));
             let sec = SectionRec(raw);
             let f = sec.flags();
-            let is_ram = |st: SubState| matches!(st, SubState::Ram | SubState::RamPartial);
             let ram = sec.ram_subsections() != 0;
-            let block = s.block(g.block_of_section(nr));
+            let block = blocks
+                .find(g.block_of_section(nr).0)
+                .and_then(|b| BlockRecord::decode(u32_at(b, 8)));
             let online_block = block.is_some_and(|b| b.state == BlockState::Online);
             let early_block = block.is_some_and(|b| b.flags.contains(BlockFlags::EARLY));
             // RAM belongs to a block; ONLINE exactly when that block is online; EARLY
@@ -202,28 +321,54 @@ impl SparseMap {
                 continue;
             }
             // An early section's RAM is what the boot ranges say, sub-section by
-            // sub-section: all of it (Ram), part of it (RamPartial) or none. The boot
-            // pieces of the section, cut at sub-sections, give each one's pages.
-            let mut pages = [0u64; MAX_SUBSECTIONS];
+            // sub-section: all of it (Ram), part of it (RamPartial) or none. Pieces
+            // ascend, so a sub-section's pages are complete once a piece starts past it.
             let sec_range = g.section_range(nr).ok_or(Error::Inval)?;
-            for (_, piece) in s.boot_pieces(sec_range) {
-                for sub in piece.split_every(pps) {
-                    let i = g.subsection_index(sub.start) as usize;
-                    if let Some(p) = pages.get_mut(i) {
-                        *p = p.saturating_add(sub.pages());
+            let mut want = BootStates::default();
+            // The sub-section the last piece ended in, and its pages so far.
+            let mut open: Option<(u64, u64)> = None;
+            let close = |want: &mut BootStates, open: Option<(u64, u64)>| {
+                if let Some((i, pages)) = open {
+                    let st = if pages == pps {
+                        SubState::Ram
+                    } else {
+                        SubState::RamPartial
+                    };
+                    want.set(i, i, st);
+                }
+            };
+            for (_, piece) in boot.pieces(sec_range) {
+                let start = piece.start.0.wrapping_sub(sec_range.start.0);
+                let end = piece.end.0.wrapping_sub(sec_range.start.0);
+                let shift = g.pfn_subsection_shift();
+                let (first, last) = (
+                    start.wrapping_shr(shift),
+                    end.wrapping_sub(1).wrapping_shr(shift),
+                );
+                // The first sub-section's pages of this piece.
+                let head = if first == last {
+                    end.wrapping_sub(start)
+                } else {
+                    first.wrapping_add(1).wrapping_mul(pps).wrapping_sub(start)
+                };
+                open = match open {
+                    Some((i, p)) if i == first => Some((i, p.wrapping_add(head))),
+                    other => {
+                        close(&mut want, other);
+                        Some((first, head))
                     }
+                };
+                if first != last {
+                    close(&mut want, open);
+                    if last.wrapping_sub(first) > 1 {
+                        want.set(first.wrapping_add(1), last.wrapping_sub(1), SubState::Ram);
+                    }
+                    open = Some((last, end.wrapping_sub(last.wrapping_mul(pps))));
                 }
             }
-            for (i, p) in pages.iter().take(nsub as usize).enumerate() {
-                let want = match *p {
-                    0 => None,
-                    p if p == pps => Some(SubState::Ram),
-                    _ => Some(SubState::RamPartial),
-                };
-                let st = sec.state(i as u32);
-                if want.is_some_and(|w| w != st) || (want.is_none() && is_ram(st)) {
-                    return Err(Error::Inval);
-                }
+            close(&mut want, open);
+            if !want.agree(&sec) {
+                return Err(Error::Inval);
             }
         }
         Ok(())
@@ -231,7 +376,8 @@ impl SparseMap {
 
     /// Each block against its sections, and the zone spans against the online
     /// blocks: every span's present pages are the pages of the online blocks in it,
-    /// and every span covers the RAM of its single-zone online blocks.
+    /// and every span covers the RAM of its single-zone online blocks. One pass over
+    /// the blocks, with the sections and the boot ranges walked alongside.
     fn check_blocks_and_spans(&self, s: &Snapshot<'_>) -> Result<()> {
         let g = self.geometry();
         let mut present = [[0u64; NR_ZONES]; MAX_NODES];
@@ -244,16 +390,20 @@ impl SparseMap {
             *cell = cell.saturating_add(pages);
             Ok(())
         };
+        let mut sections = Cursor::new(s.sections);
+        let mut boot = s.boot_cursor();
         for raw in s.blocks.iter() {
             let id = BlockId(u64_at(raw, 0));
             let rec = BlockRecord::decode(u32_at(raw, 8)).ok_or(Error::Inval)?;
             let range = g.block_range(id).ok_or(Error::Inval)?;
             let (first, last) = g.section_bounds(range);
             let mut ram_subs = 0u64;
-            for nr in first.0..=last.0 {
-                if let Some(sec) = s.sections.find(nr).map(SectionRec) {
-                    ram_subs = ram_subs.saturating_add(u64::from(sec.ram_subsections()));
+            while let Some(sec) = sections.seek(first.0).map(SectionRec) {
+                if u64_at(sec.0, 0) > last.0 {
+                    break;
                 }
+                ram_subs = ram_subs.saturating_add(u64::from(sec.ram_subsections()));
+                sections.next = sections.next.wrapping_add(1);
             }
             let early = rec.flags.contains(BlockFlags::EARLY);
             let mixed = rec
@@ -274,7 +424,7 @@ impl SparseMap {
             }
             if mixed {
                 // Each boot piece counts in its own node and address zone.
-                for (nid, piece) in s.boot_pieces(range) {
+                for (nid, piece) in boot.pieces(range) {
                     for (zone, part) in self.addr_zones.zones_in(piece) {
                         add(nid, zone, part.pages())?;
                     }
@@ -282,20 +432,21 @@ impl SparseMap {
                 continue;
             }
             let (pages, ram) = if early {
-                let mut pieces = s.boot_pieces(range).map(|(_, p)| p);
-                let first = pieces.next().ok_or(Error::Inval)?;
-                let end = pieces.last().map_or(first.end, |p| p.end);
-                (s.boot_pages(range), PfnRange::new(first.start, end))
+                // The boot pages of the block, and the span from its first to its
+                // last boot pfn.
+                let (mut pages, mut ram) = (0u64, None::<PfnRange>);
+                for (_, p) in boot.pieces(range) {
+                    pages = pages.saturating_add(p.pages());
+                    ram = Some(ram.map_or(p, |r| PfnRange::new(r.start, p.end)));
+                }
+                (pages, ram.ok_or(Error::Inval)?)
             } else {
                 (ram_subs.saturating_mul(g.pages_per_subsection()), range)
             };
             add(rec.nid, rec.zone, pages)?;
-            let covered = s.spans.iter().any(|sp| {
-                u32_at(sp, 0) as i32 == rec.nid
-                    && u32_at(sp, 4) == rec.zone as u32
-                    && u64_at(sp, 8) <= ram.start.0
-                    && ram.end.0 <= u64_at(sp, 16)
-            });
+            let covered = s
+                .span(rec.nid, rec.zone)
+                .is_some_and(|sp| u64_at(sp, 8) <= ram.start.0 && ram.end.0 <= u64_at(sp, 16));
             if !covered {
                 return Err(Error::Inval);
             }

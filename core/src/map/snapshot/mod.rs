@@ -12,7 +12,7 @@
 //! same bytes. Time and space are proportional to the populated state.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES, MAX_SHARED_DEVICE_SECTIONS};
+use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES, MAX_SHARED_DEVICE_SECTIONS, SECTIONS_PER_LEAF};
 use crate::error::{Error, Result};
 use crate::map::{Phase, SparseMap};
 use crate::memory::block::nid_ok;
@@ -21,14 +21,14 @@ use crate::memory::boot_ranges::BootRange;
 use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
 use crate::section::geometry::{AutoOnline, Config};
 use crate::section::table::{leaf_of, NR_LEAVES};
-use crate::section::{DeviceNid, SectionFlags, SubState};
+use crate::section::{BlockView, DeviceNid, SectionFlags, SubState};
 use crate::sync::order::Held;
 
 use crate::sync::Ordering;
 
 mod consistency;
 mod crc;
-use consistency::{Records, Snapshot};
+use consistency::{Cursor, Records, Snapshot};
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
 /// The version written; every version from 1 up to it is read (docs/snapshot-format.md,
@@ -523,11 +523,11 @@ impl SparseMap {
     fn apply(&self, buf: &[u8], h: &Header, write: bool) -> Result<()> {
         let g = self.geometry();
         // Restore runs alone (its contract); the locks only give the writes below the
-        // tokens and proofs that the lock order asks for.
+        // tokens that the lock order asks for.
         let mut top = Held::nothing();
         let mut b = self.boot.lock.lock(&mut top);
         let mut hp = self.hotplug.lock(b.held());
-        let (held, proof) = hp.split();
+        let held = hp.held();
         let header = header_len(h.version);
         let mut r = Reader { buf, pos: header };
         if write {
@@ -600,16 +600,25 @@ impl SparseMap {
             if write {
                 let sec = self.table.get_or_assign(held, SectionNr(nr))?;
                 sec.load_state_bytes(states);
-                sec.set_device_nid(match (device, shared) {
+                if devices != 0 {
+                    sec.count_devices(devices, 0);
+                }
+                let nid = match (device, shared) {
                     (false, _) => DeviceNid::None,
                     (true, true) => DeviceNid::Shared,
                     (true, false) => DeviceNid::One(dev_nid),
-                });
-                sec.count_devices(devices, 0);
-                sec.set_flags(flags);
+                };
+                sec.restore_word(flags, nid);
             }
         }
         let sections_end = r.pos;
+        // The section records, for the leaves of blocks (ascending, like the blocks).
+        let mut section_records = Cursor::new(Records {
+            buf,
+            at: sections_end.wrapping_sub(h.sections.wrapping_mul(self.section_rec())),
+            count: h.sections,
+            len: self.section_rec(),
+        });
         let mut prev: Option<u64> = None;
         for _ in 0..h.blocks {
             let id = r.u64()?;
@@ -635,17 +644,26 @@ impl SparseMap {
             }
             prev = Some(id);
             let root = leaf_of(first.0);
-            if !self.snapshot_has_root(buf, sections_end, h.sections, root)
-                && last_root != Some(root)
-            {
+            let leaf_first = first.0 & !(SECTIONS_PER_LEAF as u64).wrapping_sub(1);
+            let has_root = section_records
+                .seek(leaf_first)
+                .is_some_and(|rec| leaf_of(consistency::key(rec)) == root);
+            if !has_root && last_root != Some(root) {
                 leaves = leaves.wrapping_add(1);
                 last_root = Some(root);
             }
             if write {
-                self.table.get_or_assign(held, first)?;
                 // The record and every section's view of it (ONLINE came with the
-                // section flags above).
-                self.set_block(proof, BlockId(id), Some(rec), None);
+                // section flags above): `set_block` without its read-modify-writes,
+                // which restore, running alone, does not need.
+                let sec = self.table.get_or_assign(held, first)?;
+                sec.set_block_record(rec.encode());
+                let view = Some(BlockView {
+                    state: rec.state,
+                    zone: rec.zone,
+                    nid: rec.nid,
+                });
+                self.for_each_block_section(BlockId(id), |s| s.restore_block_view(view));
             }
         }
         if leaves > NR_LEAVES {
@@ -724,28 +742,5 @@ impl SparseMap {
             self.set_phase(Phase::from_u8(h.phase).unwrap_or(Phase::Uninit));
         }
         Ok(())
-    }
-
-    /// True when a section record of the snapshot lies in leaf `root` (binary search
-    /// over the fixed-size section records ending at `end`).
-    fn snapshot_has_root(&self, buf: &[u8], end: usize, count: usize, root: u64) -> bool {
-        let rec = self.section_rec();
-        let start = end.wrapping_sub(count.wrapping_mul(rec));
-        let nr_at = |i: usize| -> u64 {
-            let p = start.wrapping_add(i.wrapping_mul(rec));
-            buf.get(p..p.wrapping_add(8))
-                .and_then(|b| b.try_into().ok())
-                .map_or(u64::MAX, u64::from_le_bytes)
-        };
-        let (mut lo, mut hi) = (0usize, count);
-        while lo < hi {
-            let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);
-            if leaf_of(nr_at(mid)) < root {
-                lo = mid.wrapping_add(1);
-            } else {
-                hi = mid;
-            }
-        }
-        lo < count && leaf_of(nr_at(lo)) == root
     }
 }
