@@ -509,6 +509,42 @@ static void test_groups_and_policies(void **state) {
     free(m);
 }
 
+/* Fake-offline (virtio-mem sub-blocks, balloons): never online, the block unchanged. */
+static void test_fake_offline(void **state) {
+    (void)state;
+    smem_map *m = machine();
+    assert_int_equal(smem_add_memory(m, 1, 4 * GIB, 128 * MIB), SMEM_OK);
+    assert_int_equal(smem_online_block(m, 32, SMEM_ONLINE_MOVABLE), SMEM_OK);
+    EXPECT_ERR_UNCHANGED(m, SMEM_EINVAL, smem_fake_offline(NULL, 4 * GIB, 2 * MIB));
+    EXPECT_ERR_UNCHANGED(m, SMEM_EINVAL, smem_fake_offline(m, 4 * GIB + MIB, 2 * MIB));
+    EXPECT_ERR_UNCHANGED(m, SMEM_EINVAL, smem_fake_offline(m, 4 * GIB, 0));
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOENT, smem_fake_offline(m, 0, 2 * MIB));     /* boot hole */
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOENT, smem_fake_offline(m, 6 * GIB, 2 * MIB));
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOENT, smem_fake_online(m, 4 * GIB, 2 * MIB));
+    struct smem_stats st0, st1;
+    assert_int_equal(smem_stats(m, &st0), SMEM_OK);
+    assert_int_equal(smem_fake_offline(m, 4 * GIB + 2 * MIB, 2 * MIB), SMEM_OK);
+    assert_int_equal(smem_stats(m, &st1), SMEM_OK);
+    assert_memory_equal(&st0, &st1, sizeof st0);
+    uint64_t pfn = (4 * GIB + 2 * MIB) / 4096;
+    assert_false(smem_pfn_online(m, pfn));
+    assert_true(smem_pfn_online(m, pfn - 1));
+    struct smem_block_info b;
+    assert_int_equal(smem_block_info(m, 32, &b), SMEM_OK);
+    assert_int_equal(b.fake_offline_pages, 512);
+    assert_int_equal(b.zone, SMEM_ZONE_MOVABLE);
+    /* The snapshot format of this version cannot carry marks. */
+    uint8_t buf[64];
+    size_t written = 7;
+    assert_int_equal(smem_snapshot(m, buf, sizeof buf, &written), SMEM_EINVAL);
+    assert_int_equal(smem_fake_offline(m, 4 * GIB, 4 * MIB), SMEM_EEXIST);
+    assert_true(smem_pfn_online(m, pfn - 1));
+    assert_int_equal(smem_fake_online(m, 4 * GIB + 2 * MIB, 2 * MIB), SMEM_OK);
+    assert_true(smem_pfn_online(m, pfn));
+    EXPECT_ERR_UNCHANGED(m, SMEM_ENOENT, smem_fake_online(m, 4 * GIB + 2 * MIB, 2 * MIB));
+    free(m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_storage_and_init),
@@ -523,6 +559,7 @@ int main(void) {
         cmocka_unit_test(test_ranges_and_snapshots),
         cmocka_unit_test(test_notifiers),
         cmocka_unit_test(test_groups_and_policies),
+        cmocka_unit_test(test_fake_offline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

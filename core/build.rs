@@ -31,6 +31,8 @@ const KNOBS: &[Knob] = &[
            doc: "Firmware RAM ranges `boot_add_ram` accepts." },
     Knob { name: "SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS", default: 64, min: 1, max: 1 << 16, power_of_two: false,
            doc: "Sections holding device memory of two or more nodes at once (each keeps a node per sub-section)." },
+    Knob { name: "SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS", default: 64, min: 1, max: 1 << 16, power_of_two: false,
+           doc: "Sections holding fake-offline marks at once (each keeps a mark per sub-section)." },
     Knob { name: "SPARSEMEM_MAX_GROUPS", default: 256, min: 1, max: 511, power_of_two: false,
            doc: "Memory groups registered at once (511 at most: a block record keeps its group id in 9 bits)." },
 ];

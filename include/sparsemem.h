@@ -71,6 +71,12 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_SHARED_DEVICE_SECTIONS 64
 
 /**
+ * Sections that may hold fake-offline marks at once; one more is SMEM_ENOMEM from
+ * smem_fake_offline.
+ */
+#define SMEM_MAX_FAKE_OFFLINE_SECTIONS 64
+
+/**
  * Memory groups registered at once; one more is SMEM_ENOMEM from
  * smem_group_register_static and smem_group_register_dynamic.
  */
@@ -79,7 +85,7 @@ typedef struct smem_range smem_range;
 /**
  * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
  */
-#define SMEM_MAP_BYTES 3206792
+#define SMEM_MAP_BYTES 3209352
 
 /**
  * _Alignof(smem_map).
@@ -89,7 +95,7 @@ typedef struct smem_range smem_range;
 /**
  * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
  */
-#define SMEM_MAP_WORDS 400849
+#define SMEM_MAP_WORDS 401169
 
 
 
@@ -1114,6 +1120,44 @@ int smem_set_auto_online(struct smem_map *map, uint8_t auto_online);
  * an unknown @policy.
  */
 int smem_set_online_policy(struct smem_map *map, uint8_t policy, uint32_t auto_movable_ratio, uint8_t numa_aware);
+
+/**
+ * smem_fake_offline() - Take System RAM out of use without offlining its block.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @start: physical address, a multiple of the sub-section size.
+ * @size: bytes, a non-zero multiple of the sub-section size.
+ *
+ * What virtio-mem (unplugged sub-blocks) and balloon drivers do: the pages are never
+ * online (smem_pfn_online false) while the block keeps its state, zone, span and
+ * present pages, and they stay in ram_pages and, while the block is online, in
+ * online_pages. The marks survive offline and online of the block and go with the
+ * memory when it is removed; smem_block_info.fake_offline_pages counts them.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the sub-section size.
+ * * SMEM_ENOENT - a part of the range is not System RAM of an existing block (a boot
+ *   hole, device memory, nothing).
+ * * SMEM_EINVAL - a part of the range carries its block's own memmap.
+ * * SMEM_EEXIST - a part of the range is already marked.
+ * * SMEM_EBUSY - a block of the range is mid-transition.
+ * * SMEM_ENOMEM - more than SMEM_MAX_FAKE_OFFLINE_SECTIONS sections would hold marks.
+ */
+int smem_fake_offline(struct smem_map *map, uint64_t start, uint64_t size);
+
+/**
+ * smem_fake_online() - Give fake-offline System RAM back.
+ * @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+ * @start: physical address, a multiple of the sub-section size.
+ * @size: bytes, a non-zero multiple of the sub-section size.
+ *
+ * Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+ * * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+ *   0; @start + @size wraps; @start or @size is not a multiple of the sub-section size.
+ * * SMEM_ENOENT - a part of the range is not marked by smem_fake_offline().
+ * * SMEM_EBUSY - a block of the range is mid-transition.
+ */
+int smem_fake_online(struct smem_map *map, uint64_t start, uint64_t size);
 
 /**
  * smem_set_notifier() - Set the function called at every online and offline transition.

@@ -49,6 +49,9 @@ build_values! {
     /// Sections that may hold device memory of two or more nodes at once (each keeps
     /// a node per sub-section); one more is SMEM_ENOMEM from smem_add_device.
     SMEM_MAX_SHARED_DEVICE_SECTIONS: usize = capacity::MAX_SHARED_DEVICE_SECTIONS;
+    /// Sections that may hold fake-offline marks at once; one more is SMEM_ENOMEM from
+    /// smem_fake_offline.
+    SMEM_MAX_FAKE_OFFLINE_SECTIONS: usize = capacity::MAX_FAKE_OFFLINE_SECTIONS;
     /// Memory groups registered at once; one more is SMEM_ENOMEM from
     /// smem_group_register_static and smem_group_register_dynamic.
     SMEM_MAX_GROUPS: usize = capacity::MAX_GROUPS;

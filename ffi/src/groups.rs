@@ -169,3 +169,45 @@ pub unsafe extern "C" fn smem_set_online_policy(
     rc(m.core
         .set_online_policy(p, auto_movable_ratio, numa_aware != 0))
 }
+
+/// smem_fake_offline() - Take System RAM out of use without offlining its block.
+/// @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+/// @start: physical address, a multiple of the sub-section size.
+/// @size: bytes, a non-zero multiple of the sub-section size.
+///
+/// What virtio-mem (unplugged sub-blocks) and balloon drivers do: the pages are never
+/// online (smem_pfn_online false) while the block keeps its state, zone, span and
+/// present pages, and they stay in ram_pages and, while the block is online, in
+/// online_pages. The marks survive offline and online of the block and go with the
+/// memory when it is removed; smem_block_info.fake_offline_pages counts them.
+///
+/// Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+/// * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+///   0; @start + @size wraps; @start or @size is not a multiple of the sub-section size.
+/// * SMEM_ENOENT - a part of the range is not System RAM of an existing block (a boot
+///   hole, device memory, nothing).
+/// * SMEM_EINVAL - a part of the range carries its block's own memmap.
+/// * SMEM_EEXIST - a part of the range is already marked.
+/// * SMEM_EBUSY - a block of the range is mid-transition.
+/// * SMEM_ENOMEM - more than SMEM_MAX_FAKE_OFFLINE_SECTIONS sections would hold marks.
+#[no_mangle]
+pub unsafe extern "C" fn smem_fake_offline(map: *mut smem_map, start: u64, size: u64) -> c_int {
+    let m = map_or_einval!(map);
+    rc(m.core.fake_offline(start, size))
+}
+
+/// smem_fake_online() - Give fake-offline System RAM back.
+/// @map: an initialised map (NULL or misaligned: SMEM_EINVAL).
+/// @start: physical address, a multiple of the sub-section size.
+/// @size: bytes, a non-zero multiple of the sub-section size.
+///
+/// Return: SMEM_OK, or on failure, with the map unchanged, the first that applies:
+/// * SMEM_EINVAL - @map is NULL; smem_boot_finish() has not succeeded on @map; @size is
+///   0; @start + @size wraps; @start or @size is not a multiple of the sub-section size.
+/// * SMEM_ENOENT - a part of the range is not marked by smem_fake_offline().
+/// * SMEM_EBUSY - a block of the range is mid-transition.
+#[no_mangle]
+pub unsafe extern "C" fn smem_fake_online(map: *mut smem_map, start: u64, size: u64) -> c_int {
+    let m = map_or_einval!(map);
+    rc(m.core.fake_online(start, size))
+}

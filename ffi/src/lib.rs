@@ -56,7 +56,7 @@ mod hotplug;
 /// Device memory (ZONE_DEVICE) add/remove.
 mod device;
 
-/// Memory groups, smem_add_memory_ex, the run-time policies.
+/// Memory groups, smem_add_memory_ex, the run-time policies, fake-offline.
 mod groups;
 
 /// The C notifier of online/offline events.

@@ -67,6 +67,11 @@ fn every_shift_combination_is_accepted_exactly_when_the_rules_allow() {
                         block_size: 1u64.checked_shl(u32::from(section)).unwrap_or(0),
                         zone_dma_end: 0,
                         zone_dma32_end: 1 << 32,
+                        online_policy: SMEM_POLICY_CONTIG_ZONES,
+                        auto_movable_numa_aware: 1,
+                        memmap_on_memory: SMEM_MEMMAP_ON_MEMORY_OFF,
+                        reserved: 0,
+                        auto_movable_ratio: 301,
                     };
                     if sub == section {
                         // Also a block of several sections.

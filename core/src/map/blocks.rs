@@ -114,6 +114,17 @@ impl SparseMap {
         subs.wrapping_mul(g.pages_per_subsection())
     }
 
+    /// Pages of the block marked fake-offline.
+    fn block_fake_offline_pages(&self, id: BlockId) -> u64 {
+        let mut subs = 0u64;
+        self.for_each_block_section(id, |s| {
+            if s.word().fake_offline() {
+                subs = subs.wrapping_add(u64::from(self.fake.find(s).map_or(0, |e| e.count())));
+            }
+        });
+        subs.wrapping_mul(self.geometry().pages_per_subsection())
+    }
+
     /// True when any section of the block holds device sub-sections.
     pub(crate) fn block_has_device(&self, id: BlockId) -> bool {
         let last = self.geometry().subsections_per_section().wrapping_sub(1);
@@ -168,7 +179,7 @@ impl SparseMap {
             } else {
                 0
             },
-            fake_offline_pages: 0,
+            fake_offline_pages: self.block_fake_offline_pages(id),
         })
     }
 

@@ -239,9 +239,11 @@ impl SparseMap {
         self.commit(|| {
             for (_, sec) in locked.iter() {
                 // The flags and the block view go first, in one store (Release), so no
-                // reader trusts the states being cleared.
+                // reader trusts the states being cleared; fake-offline marks go with
+                // the memory (their word bit went with the flags).
                 sec.clear_all();
                 sec.fill(0, top, SubState::Absent);
+                self.fake.release(sec);
             }
             for id in self.block_ids(r) {
                 self.set_block(proof, id, None, None);

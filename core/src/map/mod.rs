@@ -6,6 +6,7 @@ pub(crate) mod boot;
 pub(crate) mod commit;
 pub(crate) mod device;
 pub(crate) mod export;
+pub(crate) mod fake_offline;
 pub(crate) mod groups;
 pub(crate) mod hotplug;
 pub(crate) mod notify;
@@ -23,6 +24,7 @@ use crate::memory::policy::{AddrZones, ZoneChoice};
 use crate::memory::spans::Zones;
 use crate::memory::zone::{Zone, ZoneSpan};
 use crate::repr::u8_enum;
+use crate::section::fake_offline::FakeOffline;
 use crate::section::geometry::{AutoOnline, Config, Geometry, MemmapOnMemory, OnlinePolicy};
 use crate::section::shared_nids::SharedNids;
 use crate::section::table::Table;
@@ -139,6 +141,9 @@ pub struct SparseMap {
     pub(crate) shared_nids: SharedNids,
     /// Memory groups. Changed under the hotplug lock.
     pub(crate) groups: MemoryGroups,
+    /// Fake-offline marks of the sections that have any. Changed under the hotplug
+    /// lock.
+    pub(crate) fake: FakeOffline,
     /// Blocks currently between their GOING_* event and their last event. Changed
     /// (AcqRel) and read by `snapshot` (Acquire) under the hotplug lock, which is what
     /// orders it; `transitions_in_progress` reads it lock-free as a hint.
@@ -178,6 +183,7 @@ impl SparseMap {
                 zones: Zones::new(),
                 shared_nids: SharedNids::new(),
                 groups: MemoryGroups::new(),
+                fake: FakeOffline::new(),
                 hotplug: OrderedLock::new(),
                 fault_countdown: AtomicUsize::new(0),
             }
@@ -238,6 +244,7 @@ impl SparseMap {
         self.zones.reset();
         self.shared_nids.reset();
         self.groups.reset();
+        self.fake.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
         let opts = u32::from(g.block_shift)

@@ -71,8 +71,8 @@ pub struct SectionInfo {
 struct PfnView {
     flags: SectionFlags,
     state: SubState,
-    /// The section is the first of a block that carries its own memmap.
-    vmemmap: bool,
+    /// Pages of the section may be withheld (memmap or fake-offline).
+    withholds: bool,
 }
 
 impl SparseMap {
@@ -100,7 +100,7 @@ impl SparseMap {
         Some(PfnView {
             flags,
             state,
-            vmemmap: word.vmemmap(),
+            withholds: word.withholds(),
         })
     }
 
@@ -124,15 +124,13 @@ impl SparseMap {
 
     /// RAM pages that are never online although their block is (docs/semantics.md,
     /// "Page-precise online answer"): the memmap pages at the start of a block that
-    /// carries its own memmap. The rare path: only when the section's word says so
-    /// does it read the geometry's block shift.
+    /// carries its own memmap, and fake-offline pages. The rare path: only when the
+    /// section's word says so does it read the geometry's block shift or the marks.
     fn withheld(&self, v: &PfnView, pfn: Pfn) -> bool {
-        if !v.vmemmap {
+        if !v.withholds {
             return false;
         }
-        let g = self.geometry();
-        let offset = pfn.0 & g.pages_per_section().wrapping_sub(1);
-        g.vmemmap_pages().is_some_and(|n| offset < n)
+        self.in_block_memmap(pfn) || self.fake_marked(pfn)
     }
 
     fn online_in(&self, v: &PfnView, pfn: Pfn) -> bool {
@@ -202,7 +200,7 @@ impl SparseMap {
         let v = PfnView {
             flags: w.flags(),
             state,
-            vmemmap: w.vmemmap(),
+            withholds: w.withholds(),
         };
         let kind = match v.state {
             SubState::Absent => PfnKind::Hole,

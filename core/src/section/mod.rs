@@ -20,6 +20,7 @@
 //! holes and the boot ranges must be consulted; every other sub-section answers from
 //! this word alone.
 
+pub(crate) mod fake_offline;
 pub mod geometry;
 pub(crate) mod locked;
 pub(crate) mod shared_nids;
@@ -79,7 +80,7 @@ impl SubState {
 }
 
 // The flag word (`Section::flags`), 32 bits so that every target holds it in one
-// atomic: public flags in bits 0..5, VMEMMAP in bit 5, the device nid + 1 in bits 8..16 (0: no device
+// atomic: public flags in bits 0..5, VMEMMAP in bit 5, FAKE_OFFLINE in bit 6, the device nid + 1 in bits 8..16 (0: no device
 // memory), and the block view (see `BlockView`) in bits 16..30: the block's state code
 // in 16..19, its zone in 19..22, its nid + 2 in 22..30.
 const PUBLIC_MASK: usize = 0x1f;
@@ -87,6 +88,10 @@ const PUBLIC_MASK: usize = 0x1f;
 /// first `Geometry::vmemmap_pages` pages are never online. Set before the section
 /// becomes present, cleared with everything else when it is removed.
 const VMEMMAP: usize = 1 << 5;
+/// The section has fake-offline marks in the map's pool (`fake_offline.rs`).
+const FAKE_OFFLINE: usize = 1 << 6;
+/// Pages of this section may be withheld from the page allocator.
+const WITHHELD: usize = VMEMMAP | FAKE_OFFLINE;
 const DEV_NID_SHIFT: u32 = 8;
 const DEV_NID_MASK: usize = 0xff << DEV_NID_SHIFT;
 const VIEW_SHIFT: u32 = 16;
@@ -170,9 +175,14 @@ impl Word {
             v => DeviceNid::One((v as i32).wrapping_sub(1)),
         }
     }
-    /// True for the first section of a block that carries its own memmap.
-    pub(crate) fn vmemmap(self) -> bool {
-        self.0 & VMEMMAP != 0
+    /// True when the section has fake-offline marks.
+    pub(crate) fn fake_offline(self) -> bool {
+        self.0 & FAKE_OFFLINE != 0
+    }
+    /// True when some pages of the section may be withheld from the page allocator
+    /// (memmap or fake-offline): one test for the per-pfn fast path.
+    pub(crate) fn withholds(self) -> bool {
+        self.0 & WITHHELD != 0
     }
     /// The view of the block holding the section, if one does.
     pub(crate) fn block(self) -> Option<BlockView> {
@@ -433,6 +443,16 @@ impl Section {
     /// section becomes present (Release, as every change of the word).
     pub(crate) fn set_vmemmap(&self) {
         self.flags.fetch_or(VMEMMAP, Ordering::Release);
+    }
+
+    /// Sets or clears the fake-offline bit (writers hold the hotplug lock; Release,
+    /// as every change of the word: the marks stored before are published with it).
+    pub(crate) fn set_fake_offline(&self, on: bool) {
+        if on {
+            self.flags.fetch_or(FAKE_OFFLINE, Ordering::Release);
+        } else {
+            self.flags.fetch_and(!FAKE_OFFLINE, Ordering::Release);
+        }
     }
 
     /// Restore only (it runs alone, on a reset entry): the flags and the device nid

@@ -338,7 +338,8 @@ impl SparseMap {
     }
 
     /// False when the map holds state this format version cannot carry (memory
-    /// groups, blocks that carry their own memmap, run-time policies other than the
+    /// groups, blocks that carry their own memmap, fake-offline marks, run-time
+    /// policies other than the
     /// configuration's): `snapshot` refuses rather than write a snapshot that would
     /// restore a different map (docs/semantics.md, "Not yet implemented").
     fn format_holds_state(&self) -> bool {
@@ -346,7 +347,10 @@ impl SparseMap {
         self.table.for_each(|_, s| {
             vmemmap |= BlockRecord::decode(s.block_record()).is_some_and(|r| r.vmemmap);
         });
+        let mut fake = false;
+        self.table.for_each(|_, s| fake |= s.word().fake_offline());
         !vmemmap
+            && !fake
             && self.groups.iter().next().is_none()
             && self.policy() == crate::map::Policy::of(&self.config())
     }
@@ -534,6 +538,11 @@ impl SparseMap {
             self.table.reset();
             self.zones.reset();
             self.shared_nids.reset();
+            self.fake.reset();
+            // Versions 1 to 3 hold no groups and no run-time policies: those of the
+            // configuration.
+            self.groups.reset();
+            self.set_policy(crate::map::Policy::of(&self.config()));
             self.transitions.store(0, Ordering::Relaxed);
         }
         let mut boot_ranges = Reader { buf, pos: header };
