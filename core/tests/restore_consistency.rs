@@ -4,13 +4,15 @@
 //! unchanged. The edits go through the documented byte format, read here
 //! independently of the library (offsets and the CRC are this file's own).
 
-use sparsemem::{Config, Error, SparseMap};
-use sparsemem_testkit::machines::{shared_device_machine, snapshot as snap};
+use sparsemem::{Error, SparseMap};
+use sparsemem_testkit::machines::{modern_config, modern_machine, snapshot as snap};
 
-/// Header (version 3): magic 8, version 4, length 8, 8 option bytes, 3 u64, 5 u32
-/// counts.
-const HEADER: usize = 72;
-const COUNTS: usize = 52;
+/// Header (version 4): magic 8, version 4, length 8, 8 option bytes, 3 u64, 16 bytes
+/// of policies, 7 u32 counts.
+const HEADER: usize = 96;
+const COUNTS: usize = 68;
+/// The policy in force: its online_policy byte.
+const ONLINE_POLICY_IN_FORCE: usize = 61;
 const BOOT_REC: usize = 20;
 /// x86-64: 64 sub-sections, 2 bits each.
 const SECTION_REC: usize = 16 + 16;
@@ -18,6 +20,10 @@ const BLOCK_REC: usize = 12;
 const SPAN_REC: usize = 32;
 /// Section number and a byte per sub-section.
 const SHARED_REC: usize = 8 + 64;
+/// Group id u64, kind u8 and 3 reserved, nid i32, pages u64.
+const GROUP_REC: usize = 24;
+/// Section number and a bit per sub-section.
+const FAKE_REC: usize = 8 + 8;
 
 /// CRC-32C (Castagnoli, reflected), as the format specifies since version 2.
 fn crc32c(data: &[u8]) -> u32 {
@@ -47,6 +53,8 @@ struct Layout {
     nspans: usize,
     shared: usize,
     nshared: usize,
+    groups: usize,
+    fakes: usize,
 }
 
 fn layout(s: &[u8]) -> Layout {
@@ -55,6 +63,8 @@ fn layout(s: &[u8]) -> Layout {
     let blocks = sections + count(1) * SECTION_REC;
     let spans = blocks + count(2) * BLOCK_REC;
     let shared = spans + count(3) * SPAN_REC;
+    let groups = shared + count(4) * SHARED_REC;
+    let fakes = groups + count(5) * GROUP_REC;
     Layout {
         sections,
         blocks,
@@ -62,6 +72,8 @@ fn layout(s: &[u8]) -> Layout {
         nspans: count(3),
         shared,
         nshared: count(4),
+        groups,
+        fakes,
     }
 }
 
@@ -195,7 +207,8 @@ fn edits() -> Vec<Edit> {
             Box::new(|s: &mut Vec<u8>| {
                 let l = layout(s);
                 let p = block_at(s, &l, 33) + 8;
-                let w = u32_at(s, p) | 1 << 30;
+                // Bit 29 is OFFLINABLE, derived, never stored.
+                let w = u32_at(s, p) | 1 << 29;
                 s[p..p + 4].copy_from_slice(&w.to_le_bytes());
             }),
         ),
@@ -203,7 +216,7 @@ fn edits() -> Vec<Edit> {
             "a shared section's node where no device memory is",
             Box::new(|s: &mut Vec<u8>| {
                 let l = layout(s);
-                assert_eq!((l.nshared, s.len()), (1, l.shared + SHARED_REC + 4));
+                assert_eq!(l.nshared, 1);
                 // 6 MiB of node 1 then 4 MiB of node 2 at 8 GiB: sub-section 5 is empty.
                 s[l.shared + 8 + 5] = 1 + 1;
             }),
@@ -224,6 +237,92 @@ fn edits() -> Vec<Edit> {
             }),
         ),
         (
+            "a block in a group of another node",
+            Box::new(|s: &mut Vec<u8>| {
+                // Group 0 (the DIMM of block 48, node 1) said to be node 0's.
+                let l = layout(s);
+                assert_eq!(u64_at(s, l.groups), 0);
+                s[l.groups + 12..l.groups + 16].copy_from_slice(&0i32.to_le_bytes());
+            }),
+        ),
+        (
+            "a block in a group the snapshot does not have",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = block_at(s, &l, 56) + 8;
+                // Group id + 1 in bits 4..8 and 11..16: group 5.
+                let w = (u32_at(s, p) & !(0xf << 4 | 0x1f << 11)) | 6 << 4;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "an early block in a group",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                // Block 1 (boot RAM of node 0) in group 1 (virtio-mem, node 0).
+                let p = block_at(s, &l, 1) + 8;
+                let w = (u32_at(s, p) & !(0xf << 4 | 0x1f << 11)) | 2 << 4;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "an early block carrying its memmap",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = block_at(s, &l, 1) + 8;
+                let w = u32_at(s, p) | 0x40 << 24;
+                s[p..p + 4].copy_from_slice(&w.to_le_bytes());
+            }),
+        ),
+        (
+            "a group of a kind that does not exist",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                s[l.groups + 8] = 3;
+            }),
+        ),
+        (
+            "a dynamic group whose unit is not a power of two",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = l.groups + GROUP_REC + 16;
+                s[p..p + 8].copy_from_slice(&(3u64 * 32768).to_le_bytes());
+            }),
+        ),
+        (
+            "a fake-offline mark over a block's memmap",
+            Box::new(|s: &mut Vec<u8>| {
+                // The marks of section 56 moved to block 48's first section, whose
+                // sub-section 0 holds the memmap.
+                let l = layout(s);
+                assert_eq!(u64_at(s, l.fakes), 56);
+                s[l.fakes..l.fakes + 8].copy_from_slice(&48u64.to_le_bytes());
+                s[l.fakes + 8] |= 1;
+            }),
+        ),
+        (
+            "a fake-offline record without a mark",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                s[l.fakes + 8..l.fakes + FAKE_REC].fill(0);
+            }),
+        ),
+        (
+            "a fake-offline mark over device memory",
+            Box::new(|s: &mut Vec<u8>| {
+                let l = layout(s);
+                let p = l.fakes + FAKE_REC;
+                assert_eq!(u64_at(s, p), 57);
+                s[p..p + 8].copy_from_slice(&64u64.to_le_bytes());
+            }),
+        ),
+        (
+            "a policy in force that does not exist",
+            Box::new(|s: &mut Vec<u8>| {
+                s[ONLINE_POLICY_IN_FORCE] = 2;
+            }),
+        ),
+        (
             "a populated map in the boot phase",
             Box::new(|s: &mut Vec<u8>| {
                 // Option byte 6 (after magic, version, length) is the phase: BOOT.
@@ -235,9 +334,9 @@ fn edits() -> Vec<Edit> {
 
 #[test]
 fn checksum_valid_but_inconsistent_snapshots_are_refused_and_change_nothing() {
-    let good = snap(&shared_device_machine());
+    let good = snap(&modern_machine());
     // The good snapshot restores (so each edit below is what makes restore fail).
-    let target = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    let target = SparseMap::new_boxed(&modern_config()).unwrap();
     target.restore(&good).unwrap();
     assert_eq!(snap(&target), good);
 

@@ -31,10 +31,6 @@ pub unsafe extern "C" fn smem_snapshot_bytes(map: *const smem_map) -> usize {
 /// Return: SMEM_OK, or on failure, with nothing written to @written:
 /// * SMEM_EINVAL - @map, @buf or @written is NULL.
 /// * SMEM_EBUSY - a block is mid-transition (also: called from a notifier).
-/// * SMEM_EINVAL - the map holds state this snapshot format cannot carry yet: a memory
-///   group, a block that carries its own memmap (memmap_on_memory), or run-time
-///   policies other than the configuration's (smem_set_auto_online,
-///   smem_set_online_policy).
 /// * SMEM_ENOSPC - @len is too small.
 #[no_mangle]
 pub unsafe extern "C" fn smem_snapshot(

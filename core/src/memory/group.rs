@@ -145,6 +145,17 @@ impl MemoryGroups {
         slot.def.store(code | nid_code << 8, Ordering::Release);
     }
 
+    /// Restores a group with its id, no pages counted yet (restore, which runs
+    /// alone). `Inval` for an id beyond the capacity or taken.
+    pub(crate) fn restore(&self, id: u32, nid: i32, kind: GroupKind) -> Result<()> {
+        let slot = self.slot(id).ok_or(Error::Inval)?;
+        if slot.def.load(Ordering::Relaxed) != 0 {
+            return Err(Error::Inval);
+        }
+        self.install(slot, nid, kind, 0, 0);
+        Ok(())
+    }
+
     /// Frees a slot. Callers hold the hotplug lock and checked that no block is in
     /// the group.
     pub(crate) fn unregister(&self, id: u32) -> Result<()> {

@@ -6,7 +6,8 @@ use std::fs;
 use std::path::Path;
 
 use sparsemem::capacity::{
-    MAX_BOOT_RANGES, MAX_NODES, MAX_SECTIONS, MAX_SHARED_DEVICE_SECTIONS, MAX_SUBSECTIONS,
+    MAX_BOOT_RANGES, MAX_FAKE_OFFLINE_SECTIONS, MAX_GROUPS, MAX_NODES, MAX_SECTIONS,
+    MAX_SHARED_DEVICE_SECTIONS, MAX_SUBSECTIONS,
 };
 use sparsemem::SparseMap;
 
@@ -14,8 +15,11 @@ use crate::input::read_bounded;
 use crate::Failure;
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
-/// The smallest header (versions 1 and 2; version 3 adds a count).
+/// The smallest header (versions 1 and 2; version 3 adds a count, version 4 policies
+/// and two counts: 96 bytes).
 const HEADER: usize = 68;
+/// The largest header (version 4).
+const HEADER_V4: usize = 96;
 const CRC: usize = 4;
 
 /// The largest snapshot a map of this build can write (docs/snapshot-format.md's
@@ -23,7 +27,16 @@ const CRC: usize = 4;
 pub fn max_bytes() -> u64 {
     let sections = MAX_SECTIONS * (16 + MAX_SUBSECTIONS.div_ceil(4) + 12);
     let shared = MAX_SHARED_DEVICE_SECTIONS * (8 + MAX_SUBSECTIONS);
-    (HEADER + 4 + MAX_BOOT_RANGES * 20 + sections + MAX_NODES * 7 * 32 + shared + CRC) as u64
+    let groups = MAX_GROUPS * 24;
+    let fakes = MAX_FAKE_OFFLINE_SECTIONS * (8 + MAX_SUBSECTIONS.div_ceil(8));
+    (HEADER_V4
+        + MAX_BOOT_RANGES * 20
+        + sections
+        + MAX_NODES * 7 * 32
+        + shared
+        + groups
+        + fakes
+        + CRC) as u64
 }
 
 /// A reflected CRC-32 with initial value and final XOR 0xFFFFFFFF, bit by bit (a
@@ -43,7 +56,7 @@ fn crc32(poly: u32, bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// CRC-32C (Castagnoli), snapshot versions 2 and 3.
+/// CRC-32C (Castagnoli), snapshot versions 2 to 4.
 pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
     crc32(0x82F6_3B78, bytes)
 }
@@ -64,11 +77,11 @@ pub fn check_format(buf: &[u8]) -> Result<(), String> {
     }
     let version = le_u32(buf, 8);
     let crc: fn(&[u8]) -> u32 = match version {
-        2 | 3 => crc32c,
+        2..=4 => crc32c,
         1 => crc32_ieee,
         v => {
             return Err(format!(
-                "unknown format version {v} (this memmap reads 1 to 3)"
+                "unknown format version {v} (this memmap reads 1 to 4)"
             ))
         }
     };
@@ -96,8 +109,12 @@ pub fn load(path: &Path) -> Result<Box<SparseMap>, Failure> {
     let rejected = |why: String| Failure::input(format!("{file}: snapshot rejected: {why}"));
     check_format(&buf).map_err(&rejected)?;
     // The header passed the checks above, so only its configuration can be refused.
-    let bad_config =
-        |_| rejected("its configuration (bytes 20-51) is not one a map accepts".into());
+    let bad_config = |_| {
+        rejected(
+            "its configuration (bytes 20-51, and 52-59 from version 4) is not one a map accepts"
+                .into(),
+        )
+    };
     let cfg = sparsemem::snapshot_config(&buf).map_err(bad_config)?;
     let map = SparseMap::new_boxed(&cfg).map_err(bad_config)?;
     map.restore(&buf).map_err(|_| {

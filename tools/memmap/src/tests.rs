@@ -400,7 +400,7 @@ fn snapshots_save_and_load_the_same_map() {
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x40;
     let mut version = good.clone();
-    version[8] = 4;
+    version[8] = 5;
     for (name, bytes, check) in [
         ("flipped", flipped, "checksum mismatch"),
         (
@@ -414,13 +414,13 @@ fn snapshots_save_and_load_the_same_map() {
             b"00001000-0009fbff : System RAM\n".to_vec(),
             "bad magic",
         ),
-        ("version", version, "unknown format version 4"),
+        ("version", version, "unknown format version 5"),
         ("inconsistent", inconsistent(&good), "inconsistent records"),
         // A block size (bytes 28-35) of 128 MiB + 1.
         (
             "config",
             resealed(&good, 28, 1),
-            "its configuration (bytes 20-51)",
+            "its configuration (bytes 20-51, and 52-59 from version 4)",
         ),
     ] {
         let p = dir.join(name);
@@ -452,8 +452,8 @@ fn resealed(good: &[u8], at: usize, byte: u8) -> Vec<u8> {
 fn inconsistent(good: &[u8]) -> Vec<u8> {
     let count = |at: usize| u32::from_le_bytes(good[at..at + 4].try_into().unwrap()) as usize;
     let section_record = 16 + 64 / 4; // x86-64: 64 sub-sections of 2 bits
-    let header = 72; // version 3: five counts
-    let block = header + count(52) * 20 + count(56) * section_record;
+    let header = 96; // version 4: policies and seven counts
+    let block = header + count(68) * 20 + count(72) * section_record;
     assert_eq!(good[block + 8], 1, "the first block is online");
     resealed(good, block + 8, 4)
 }

@@ -1,6 +1,9 @@
 //! The x86-64 maps the behaviour tests start from, and the units they are written in.
 
-use sparsemem::{BlockId, Config, OnlineType, SparseMap};
+use sparsemem::{
+    AutoOnline, BlockId, Config, MemmapOnMemory, MhpFlags, OnlinePolicy, OnlineType, SparseMap,
+    NID_NONE,
+};
 
 /// One MiB, in bytes.
 pub const MIB: u64 = 1 << 20;
@@ -61,6 +64,56 @@ pub fn busy_machine() -> Box<SparseMap> {
 pub fn shared_device_machine() -> Box<SparseMap> {
     let map = busy_machine();
     map.add_device(2, 8 * GIB + 6 * MIB, 4 * MIB).unwrap();
+    map
+}
+
+/// The configuration of [`modern_machine`]: the auto-movable policy (ratio 200, not
+/// NUMA-aware) and Linux 6.1's memmap_on_memory.
+pub fn modern_config() -> Config {
+    Config {
+        online_policy: OnlinePolicy::AutoMovable,
+        auto_movable_ratio: 200,
+        auto_movable_numa_aware: false,
+        memmap_on_memory: MemmapOnMemory::SingleBlock,
+        ..Config::x86_64()
+    }
+}
+
+/// Everything of [`shared_device_machine`] under [`modern_config`], and what Linux 5.15+
+/// hotplug adds (snapshot version 4 and later): a one-block DIMM of static group 0 on
+/// node 1 carrying its memmap (block 48, onlined by the policy), a virtio-mem device as
+/// dynamic group 1 on node 0 (blocks 56 online Movable and 57 offline, with
+/// fake-offline marks in both), and auto-online changed at run time to `online`.
+pub fn modern_machine() -> Box<SparseMap> {
+    let map = machine_with(modern_config());
+    map.offline_block(BlockId(1), &()).unwrap();
+    map.online_block(BlockId(1), OnlineType::Movable, &())
+        .unwrap();
+    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
+    map.online_block(BlockId(32), OnlineType::Movable, &())
+        .unwrap();
+    map.add_device(1, 8 * GIB, 6 * MIB).unwrap();
+    map.add_device(2, 8 * GIB + 6 * MIB, 4 * MIB).unwrap();
+    let dimm = map.group_register_static(1, SEC).unwrap();
+    map.add_memory_ex(
+        NID_NONE,
+        dimm,
+        6 * GIB,
+        128 * MIB,
+        MhpFlags::MEMMAP_ON_MEMORY,
+        &(),
+    )
+    .unwrap();
+    map.online_block(BlockId(48), OnlineType::Online, &())
+        .unwrap();
+    let virtio = map.group_register_dynamic(0, SEC).unwrap();
+    map.add_memory_ex(0, virtio, 7 * GIB, 256 * MIB, MhpFlags::empty(), &())
+        .unwrap();
+    map.online_block(BlockId(56), OnlineType::Movable, &())
+        .unwrap();
+    map.fake_offline(7 * GIB + 2 * MIB, 4 * MIB).unwrap();
+    map.fake_offline(7 * GIB + 128 * MIB, 2 * MIB).unwrap();
+    map.set_auto_online(AutoOnline::Online).unwrap();
     map
 }
 

@@ -34,7 +34,7 @@ impl<'a> Records<'a> {
     }
 
     /// The record whose key is `key`.
-    fn find(&self, key: u64) -> Option<&'a [u8]> {
+    pub(super) fn find(&self, key: u64) -> Option<&'a [u8]> {
         let (mut lo, mut hi) = (0usize, self.count);
         while lo < hi {
             let mid = lo.wrapping_add(hi.wrapping_sub(lo) / 2);

@@ -2,24 +2,28 @@
 //! for live migration and crash recovery, and `restore`, which validates everything
 //! before it writes anything.
 //!
-//! The byte format (version 2; version 1 differs only in its checksum) is documented
-//! field by field in docs/snapshot-format.md: header, boot ranges, section records,
-//! block records, zone spans, then a CRC-32C of everything before it (`crc`).
-//! `consistency` holds the checks that make restore refuse a snapshot whose records
-//! disagree with each other.
+//! The byte format (version 4; every older version is still read) is documented field
+//! by field in docs/snapshot-format.md: header, boot ranges, section records, block
+//! records, zone spans, shared device sections, memory groups, fake-offline marks, then
+//! a CRC-32C of everything before it (`crc`). `consistency` holds the checks that make
+//! restore refuse a snapshot whose records disagree with each other; `modern` the
+//! records version 4 added.
 //!
 //! Everything is written in ascending order, so snapshot, restore, snapshot gives the
 //! same bytes. Time and space are proportional to the populated state.
 
 use crate::addr::{BlockId, Pfn, SectionNr};
-use crate::capacity::{MAX_BOOT_RANGES, MAX_NODES, MAX_SHARED_DEVICE_SECTIONS, SECTIONS_PER_LEAF};
+use crate::capacity::{
+    MAX_BOOT_RANGES, MAX_FAKE_OFFLINE_SECTIONS, MAX_GROUPS, MAX_NODES, MAX_SHARED_DEVICE_SECTIONS,
+    SECTIONS_PER_LEAF,
+};
 use crate::error::{Error, Result};
-use crate::map::{Phase, SparseMap};
+use crate::map::{Phase, Policy, SparseMap};
 use crate::memory::block::nid_ok;
 use crate::memory::block::{BlockRecord, BlockState, NID_MIXED};
 use crate::memory::boot_ranges::BootRange;
 use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
-use crate::section::geometry::{AutoOnline, Config};
+use crate::section::geometry::{AutoOnline, Config, MemmapOnMemory, OnlinePolicy};
 use crate::section::table::{leaf_of, NR_LEAVES};
 use crate::section::{BlockView, DeviceNid, SectionFlags, SubState};
 use crate::sync::order::Held;
@@ -28,24 +32,27 @@ use crate::sync::Ordering;
 
 mod consistency;
 mod crc;
+mod modern;
 use consistency::{Cursor, Records, Snapshot};
 
 const MAGIC: &[u8; 8] = b"SMEMSNAP";
 /// The version written; every version from 1 up to it is read (docs/snapshot-format.md,
 /// "Versions"). Version 2 changed the checksum from CRC-32 to CRC-32C; version 3 added
-/// the shared device sections (a fifth count and their records).
-const VERSION: u32 = 3;
-/// Header bytes of a version-3 snapshot (five counts); versions 1 and 2 have four.
-const HEADER: usize = 20 + 8 + 24 + 20;
+/// the shared device sections (a fifth count and their records); version 4 the policy
+/// configuration, the policies in force, memory groups and fake-offline marks.
+const VERSION: u32 = 4;
+/// Header bytes of a version-4 snapshot: the configuration's 32 bytes, its policies
+/// and the policies in force (16), seven counts (28).
+const HEADER: usize = 20 + 32 + 16 + 28;
 /// A section record's device nid when its device memory is several nodes'.
 const SHARED_NID: i32 = -2;
 
 /// Header bytes of a snapshot of `version`.
 const fn header_len(version: u32) -> usize {
-    if version >= 3 {
-        HEADER
-    } else {
-        HEADER.wrapping_sub(4)
+    match version {
+        0..=2 => 68,
+        3 => 72,
+        _ => HEADER,
     }
 }
 const BOOT_REC: usize = 20;
@@ -118,8 +125,18 @@ impl Reader<'_> {
     }
 }
 
-/// The header up to the record counts: magic, version, length, configuration, phase.
-fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32)> {
+/// A byte that holds a flag: 0 or 1.
+fn flag(b: u8) -> Result<bool> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(Error::Inval),
+    }
+}
+
+/// The header up to the record counts: magic, version, length, configuration, phase,
+/// and the policies in force (a version before 4: the configuration's).
+fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32, Policy)> {
     if r.slice(8)? != MAGIC {
         return Err(Error::Inval);
     }
@@ -141,7 +158,7 @@ fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32)> {
     if r.u8()? != 0 || phase > Phase::Running as u8 {
         return Err(Error::Inval);
     }
-    let cfg = Config {
+    let mut cfg = Config {
         page_shift,
         subsection_shift,
         section_shift,
@@ -153,7 +170,29 @@ fn read_config(r: &mut Reader<'_>, len: usize) -> Result<(Config, u8, u32)> {
         zone_dma32_end: r.u64()?,
         ..Config::LINUX_DEFAULTS
     };
-    Ok((cfg, phase, version))
+    if version < 4 {
+        return Ok((cfg, phase, version, Policy::of(&cfg)));
+    }
+    cfg.online_policy = OnlinePolicy::from_u8(r.u8()?).ok_or(Error::Inval)?;
+    cfg.auto_movable_numa_aware = flag(r.u8()?)?;
+    cfg.memmap_on_memory = MemmapOnMemory::from_u8(r.u8()?).ok_or(Error::Inval)?;
+    if r.u8()? != 0 {
+        return Err(Error::Inval);
+    }
+    cfg.auto_movable_ratio = r.u32()?;
+    let auto_online = AutoOnline::from_u8(r.u8()?).ok_or(Error::Inval)?;
+    let online_policy = OnlinePolicy::from_u8(r.u8()?).ok_or(Error::Inval)?;
+    let auto_movable_numa_aware = flag(r.u8()?)?;
+    if r.u8()? != 0 {
+        return Err(Error::Inval);
+    }
+    let policy = Policy {
+        auto_online,
+        online_policy,
+        auto_movable_numa_aware,
+        auto_movable_ratio: r.u32()?,
+    };
+    Ok((cfg, phase, version, policy))
 }
 
 /// `Inval` unless the last 4 bytes are the checksum of the rest: CRC-32C, or CRC-32
@@ -181,7 +220,7 @@ fn check_crc(buf: &[u8]) -> Result<()> {
 /// checksum; `Inval` otherwise. The records are checked only by `restore`.
 pub fn snapshot_config(buf: &[u8]) -> Result<Config> {
     check_crc(buf)?;
-    read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, _, _)| cfg)
+    read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, ..)| cfg)
 }
 
 /// What a section record's state bytes hold, read eight bytes (32 sub-sections) at a
@@ -232,11 +271,14 @@ struct Header {
     cfg: Config,
     phase: u8,
     version: u32,
+    policy: Policy,
     boot: usize,
     sections: usize,
     blocks: usize,
     spans: usize,
     shared: usize,
+    groups: usize,
+    fakes: usize,
 }
 
 impl SparseMap {
@@ -301,14 +343,14 @@ impl SparseMap {
             .saturating_add(blocks.saturating_mul(BLOCK_REC))
             .saturating_add(spans.saturating_mul(SPAN_REC))
             .saturating_add(self.shared_sections().saturating_mul(self.shared_rec()))
+            .saturating_add(self.groups.iter().count().saturating_mul(modern::GROUP_REC))
+            .saturating_add(self.fake_sections().saturating_mul(self.fake_rec()))
             .saturating_add(CRC)
     }
 
     /// Serialises the whole state (configuration, phase, boot ranges, sections, blocks,
     /// zone spans; not a notifier) into `buf`, returning the bytes written. `Busy`
-    /// while a block is mid-transition; `Inval` while the map holds memory groups,
-    /// blocks that carry their own memmap or changed run-time policies, which this
-    /// format version cannot carry yet; `NoSpc` when `buf` is too short.
+    /// while a block is mid-transition; `NoSpc` when `buf` is too short.
     ///
     /// Locking: boot, hotplug, every section (ascending) and zones, in the order of
     /// `order.rs`, held only while the state is copied into `buf` (the format is a
@@ -325,9 +367,6 @@ impl SparseMap {
             }
             let mut t = self.table.lock_all(h.held());
             let _z = self.zones.lock.lock(t.held());
-            if !self.format_holds_state() {
-                return Err(Error::Inval);
-            }
             self.copy_state(buf)?
         };
         let body = buf.get(..len).ok_or(Error::NoSpc)?;
@@ -337,41 +376,29 @@ impl SparseMap {
         Ok(w.pos)
     }
 
-    /// False when the map holds state this format version cannot carry (memory
-    /// groups, blocks that carry their own memmap, fake-offline marks, run-time
-    /// policies other than the
-    /// configuration's): `snapshot` refuses rather than write a snapshot that would
-    /// restore a different map (docs/semantics.md, "Not yet implemented").
-    fn format_holds_state(&self) -> bool {
-        let mut vmemmap = false;
-        self.table.for_each(|_, s| {
-            vmemmap |= BlockRecord::decode(s.block_record()).is_some_and(|r| r.vmemmap);
-        });
-        let mut fake = false;
-        self.table.for_each(|_, s| fake |= s.word().fake_offline());
-        !vmemmap
-            && !fake
-            && self.groups.iter().next().is_none()
-            && self.policy() == crate::map::Policy::of(&self.config())
-    }
-
     /// Copies the state into `buf` (everything but the checksum); the caller holds
     /// every lock. Returns the bytes written.
     fn copy_state(&self, buf: &mut [u8]) -> Result<usize> {
         let (secs, blocks, spans) = self.populated();
         let shared = self.shared_sections();
+        let groups = self.groups.iter().count();
+        let fakes = self.fake_sections();
         let total = HEADER
             .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
             .saturating_add(secs.saturating_mul(self.section_rec()))
             .saturating_add(blocks.saturating_mul(BLOCK_REC))
             .saturating_add(spans.saturating_mul(SPAN_REC))
             .saturating_add(shared.saturating_mul(self.shared_rec()))
+            .saturating_add(groups.saturating_mul(modern::GROUP_REC))
+            .saturating_add(fakes.saturating_mul(self.fake_rec()))
             .saturating_add(CRC);
         if buf.len() < total {
             return Err(Error::NoSpc);
         }
         let mut w = Writer { buf, pos: 0 };
-        self.write_body(&mut w, total, [secs, blocks, spans, shared])?;
+        self.write_body(&mut w, total, [secs, blocks, spans, shared, groups, fakes])?;
+        self.write_groups(&mut w)?;
+        self.write_fakes(&mut w)?;
         Ok(w.pos)
     }
 
@@ -379,7 +406,7 @@ impl SparseMap {
         &self,
         w: &mut Writer<'_>,
         total: usize,
-        [secs, blocks, spans, shared]: [usize; 4],
+        [secs, blocks, spans, shared, groups, fakes]: [usize; 6],
     ) -> Result<()> {
         let cfg = self.config();
         let g = self.geometry();
@@ -401,7 +428,26 @@ impl SparseMap {
         w.u64(cfg.block_size)?;
         w.u64(cfg.zone_dma_end)?;
         w.u64(cfg.zone_dma32_end)?;
-        for n in [self.boot.len(), secs, blocks, spans, shared] {
+        let policy = self.policy();
+        for v in [
+            cfg.online_policy as u8,
+            u8::from(cfg.auto_movable_numa_aware),
+            cfg.memmap_on_memory as u8,
+            0,
+        ] {
+            w.u8(v)?;
+        }
+        w.u32(cfg.auto_movable_ratio)?;
+        for v in [
+            policy.auto_online as u8,
+            policy.online_policy as u8,
+            u8::from(policy.auto_movable_numa_aware),
+            0,
+        ] {
+            w.u8(v)?;
+        }
+        w.u32(policy.auto_movable_ratio)?;
+        for n in [self.boot.len(), secs, blocks, spans, shared, groups, fakes] {
             w.u32(u32::try_from(n).map_err(|_| Error::NoSpc)?)?;
         }
         for r in self.boot.iter() {
@@ -479,17 +525,20 @@ impl SparseMap {
     }
 
     fn read_header(&self, r: &mut Reader<'_>, len: usize) -> Result<Header> {
-        let (cfg, phase, version) = read_config(r, len)?;
+        let (cfg, phase, version, policy) = read_config(r, len)?;
         let mut count = || -> Result<usize> { usize::try_from(r.u32()?).map_err(|_| Error::Inval) };
         let h = Header {
             cfg,
             phase,
             version,
+            policy,
             boot: count()?,
             sections: count()?,
             blocks: count()?,
             spans: count()?,
             shared: if version >= 3 { count()? } else { 0 },
+            groups: if version >= 4 { count()? } else { 0 },
+            fakes: if version >= 4 { count()? } else { 0 },
         };
         let expect = header_len(version)
             .checked_add(h.boot.checked_mul(BOOT_REC).ok_or(Error::Inval)?)
@@ -497,6 +546,8 @@ impl SparseMap {
             .and_then(|v| v.checked_add(h.blocks.checked_mul(BLOCK_REC)?))
             .and_then(|v| v.checked_add(h.spans.checked_mul(SPAN_REC)?))
             .and_then(|v| v.checked_add(h.shared.checked_mul(self.shared_rec())?))
+            .and_then(|v| v.checked_add(h.groups.checked_mul(modern::GROUP_REC)?))
+            .and_then(|v| v.checked_add(h.fakes.checked_mul(self.fake_rec())?))
             .and_then(|v| v.checked_add(CRC))
             .ok_or(Error::Inval)?;
         if expect != len
@@ -504,6 +555,8 @@ impl SparseMap {
             || self.phase() == Phase::Uninit
             || h.boot > MAX_BOOT_RANGES
             || h.shared > MAX_SHARED_DEVICE_SECTIONS
+            || h.groups > MAX_GROUPS
+            || h.fakes > MAX_FAKE_OFFLINE_SECTIONS
         {
             return Err(Error::Inval);
         }
@@ -539,10 +592,8 @@ impl SparseMap {
             self.zones.reset();
             self.shared_nids.reset();
             self.fake.reset();
-            // Versions 1 to 3 hold no groups and no run-time policies: those of the
-            // configuration.
             self.groups.reset();
-            self.set_policy(crate::map::Policy::of(&self.config()));
+            self.set_policy(h.policy);
             self.transitions.store(0, Ordering::Relaxed);
         }
         let mut boot_ranges = Reader { buf, pos: header };
@@ -640,14 +691,12 @@ impl SparseMap {
             let first = g.block_first_section(BlockId(id)).ok_or(Error::Inval)?;
             let ok_state = matches!(rec.state, BlockState::Online | BlockState::Offline);
             let ok_nid = nid_ok(rec.nid) || rec.nid == NID_MIXED;
-            // Groups and memmap_on_memory are not in versions 1 to 3.
-            let newer_fields = rec.vmemmap || rec.group != crate::memory::group::GROUP_NONE;
             if prev.is_some_and(|p| id <= p)
                 || !ok_state
                 || !ok_nid
                 || rec.busy
                 || rec.zone == Zone::Device
-                || newer_fields
+                || !self.block_extras_ok(buf, h, &rec)
             {
                 return Err(Error::Inval);
             }
@@ -673,6 +722,9 @@ impl SparseMap {
                     nid: rec.nid,
                 });
                 self.for_each_block_section(BlockId(id), |s| s.restore_block_view(view));
+                if rec.vmemmap {
+                    sec.set_vmemmap();
+                }
             }
         }
         if leaves > NR_LEAVES {
@@ -726,6 +778,8 @@ impl SparseMap {
                 }
             }
         }
+        let shared_end = r.pos;
+        self.apply_modern(buf, h, shared_end, write)?;
         if !write {
             let records = |at: usize, count: usize, len: usize| Records {
                 buf,
