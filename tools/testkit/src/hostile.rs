@@ -353,6 +353,15 @@ impl Hostile {
         (start + first * sub, sub * (1 + d.below(size / sub - first)))
     }
 
+    /// A group id: mostly the first few slots (ids are handed out lowest first).
+    fn group(d: &mut impl Source) -> u32 {
+        match d.below(8) {
+            0 => d.any() as u32,
+            1 => SMEM_GROUP_NONE,
+            _ => d.below(4) as u32,
+        }
+    }
+
     fn nid(d: &mut impl Source) -> i32 {
         match d.below(10) {
             0 => d.pick(&[
@@ -482,7 +491,7 @@ impl Hostile {
         // SAFETY (every call below): `map` is an initialised map owned by self, or NULL
         // where `null` says so; every out pointer is a live local of the right type.
         unsafe {
-            match d.below(26) {
+            match d.below(31) {
                 // A successful init resets the map to the boot phase: rarely.
                 0 if d.below(4) == 0 => {
                     let c = self.config(d);
@@ -794,6 +803,106 @@ impl Hostile {
                             bytes.len(),
                             show(&self.cfg)
                         );
+                    }
+                }
+                26 => {
+                    // Memory groups: ids mostly of existing groups, sizes mostly sane.
+                    let nid = Self::nid(d);
+                    let pages = match d.below(4) {
+                        0 => d.any(),
+                        1 => 0,
+                        _ => (self.cfg.block_size >> self.cfg.page_shift) << d.below(4),
+                    };
+                    let mut id = u32::MAX;
+                    let rc = if d.below(2) == 0 {
+                        self.mutate(
+                            "smem_group_register_static",
+                            &[SMEM_EINVAL, SMEM_ENOMEM],
+                            || smem_group_register_static(map, nid, pages, &mut id),
+                        )
+                    } else {
+                        self.mutate(
+                            "smem_group_register_dynamic",
+                            &[SMEM_EINVAL, SMEM_ENOMEM],
+                            || smem_group_register_dynamic(map, nid, pages, &mut id),
+                        )
+                    };
+                    assert!(rc != SMEM_OK || id != SMEM_GROUP_NONE);
+                    assert_eq!(
+                        smem_group_register_static(map, 0, 1, core::ptr::null_mut()),
+                        SMEM_EINVAL
+                    );
+                }
+                27 => {
+                    let id = Self::group(d);
+                    self.mutate("smem_group_unregister", &[SMEM_ENOENT, SMEM_EBUSY], || {
+                        smem_group_unregister(map, id)
+                    });
+                }
+                28 => {
+                    let nid = if d.below(2) == 0 {
+                        SMEM_NID_NONE
+                    } else {
+                        Self::nid(d)
+                    };
+                    let group = if d.below(3) == 0 {
+                        SMEM_GROUP_NONE
+                    } else {
+                        Self::group(d)
+                    };
+                    let flags = match d.below(4) {
+                        0 => d.any() as u32,
+                        1 => 0,
+                        _ => SMEM_MHP_MEMMAP_ON_MEMORY,
+                    };
+                    let (start, size) = self.range(d, self.cfg.block_size);
+                    let errors = self.with_veto(&[
+                        SMEM_EINVAL,
+                        SMEM_E2BIG,
+                        SMEM_ENOENT,
+                        SMEM_EEXIST,
+                        SMEM_ENOMEM,
+                    ]);
+                    self.mutate("smem_add_memory_ex", &errors, || {
+                        smem_add_memory_ex(map, nid, group, start, size, flags)
+                    });
+                }
+                29 => {
+                    let v = if d.below(4) == 0 {
+                        d.below(256) as u8
+                    } else {
+                        d.below(4) as u8
+                    };
+                    if d.below(2) == 0 {
+                        self.mutate("smem_set_auto_online", &[SMEM_EINVAL], || {
+                            smem_set_auto_online(map, v)
+                        });
+                    } else {
+                        let ratio = d.pick(&[0, 1, 100, 301, u32::MAX]);
+                        let numa = d.below(3) as u8;
+                        self.mutate("smem_set_online_policy", &[SMEM_EINVAL], || {
+                            smem_set_online_policy(map, v % 3, ratio, numa)
+                        });
+                    }
+                }
+                30 => {
+                    let (start, size) = self.range(d, 1 << self.cfg.subsection_shift);
+                    if d.below(2) == 0 {
+                        let errors = [
+                            SMEM_EINVAL,
+                            SMEM_ENOENT,
+                            SMEM_EEXIST,
+                            SMEM_EBUSY,
+                            SMEM_ENOMEM,
+                        ];
+                        self.mutate("smem_fake_offline", &errors, || {
+                            smem_fake_offline(map, start, size)
+                        });
+                    } else {
+                        let errors = [SMEM_EINVAL, SMEM_ENOENT, SMEM_EBUSY];
+                        self.mutate("smem_fake_online", &errors, || {
+                            smem_fake_online(map, start, size)
+                        });
                     }
                 }
                 _ => {

@@ -24,7 +24,11 @@ pub(super) struct Records<'a> {
 }
 
 impl<'a> Records<'a> {
+    /// Record `i`, if there is one (never the bytes after the last record).
     fn get(&self, i: usize) -> Option<&'a [u8]> {
+        if i >= self.count {
+            return None;
+        }
         let p = self.at.checked_add(i.checked_mul(self.len)?)?;
         self.buf.get(p..p.checked_add(self.len)?)
     }
