@@ -363,7 +363,8 @@ fn checksum_valid_but_inconsistent_snapshots_are_refused_and_change_nothing() {
 fn records_are_never_read_past_their_count() {
     let map = SparseMap::new_boxed(&sparsemem::Config::x86_64()).unwrap();
     map.boot_finish().unwrap();
-    map.add_memory(0, 102 * (128 << 20), 128 << 20, &()).unwrap();
+    map.add_memory(0, 102 * (128 << 20), 128 << 20, &())
+        .unwrap();
     map.online_block(sparsemem::BlockId(102), sparsemem::OnlineType::Kernel, &())
         .unwrap();
     let good = snap(&map);

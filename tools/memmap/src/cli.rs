@@ -131,7 +131,7 @@ pub fn command() -> Command {
                 .about("Apply a hotplug script to the map and print the blocks after each step")
                 .arg(Arg::new("script").value_name("SCRIPT").required(true)
                     .value_parser(clap::value_parser!(PathBuf))
-                    .help("One step per line: add-memory NODE START SIZE, remove-memory START SIZE, online BLOCK [kernel|movable], offline BLOCK, add-device NODE START SIZE, remove-device START SIZE; # comments"))
+                    .help("One step per line: add-memory NODE START SIZE, remove-memory START SIZE, online BLOCK [kernel|movable], offline BLOCK, add-device NODE START SIZE, remove-device START SIZE, group-static NODE SIZE, group-dynamic NODE UNIT, remove-group GROUP, add-memory-ex NODE|none GROUP|none START SIZE [memmap], auto-online offline|online|online_kernel|online_movable, policy contig-zones|auto-movable [RATIO] [numa|no-numa], fake-offline START SIZE, fake-online START SIZE; # comments"))
                 .arg(Arg::new("changes").long("changes").action(ArgAction::SetTrue)
                     .help("After each step print only the blocks that changed")),
         )

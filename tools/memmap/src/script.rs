@@ -10,7 +10,21 @@
 //! offline BLOCK
 //! add-device NODE START SIZE     ZONE_DEVICE memory, e.g. a pmem namespace
 //! remove-device START SIZE
+//! group-static NODE SIZE         a DIMM or dax/kmem device as a static memory group
+//! group-dynamic NODE UNIT        a virtio-mem device as a dynamic memory group
+//! remove-group GROUP             (its blocks must be removed first)
+//! add-memory-ex NODE|none GROUP|none START SIZE [memmap]
+//!                                Linux add_memory_resource: into a group, memmap in
+//!                                the blocks when asked and the configuration allows
+//! auto-online offline|online|online_kernel|online_movable
+//!                                (sysfs auto_online_blocks)
+//! policy contig-zones|auto-movable [RATIO] [numa|no-numa]
+//!                                (memory_hotplug.online_policy and its parameters)
+//! fake-offline START SIZE        2 MiB pieces taken out of use (virtio-mem, balloons)
+//! fake-online START SIZE
 //! ```
+//!
+//! Group ids are handed out lowest first from 0, as Linux does; `group-*` says the id.
 //!
 //! Numbers are decimal or 0x-hex; START and SIZE take a K, M, G or T suffix (binary).
 //! A failed step stops the script with the line and the reason (the map is as the
@@ -18,7 +32,9 @@
 
 use std::path::Path;
 
-use sparsemem::{BlockId, OnlineType, SparseMap};
+use sparsemem::{
+    AutoOnline, BlockId, MhpFlags, OnlinePolicy, OnlineType, SparseMap, GROUP_NONE, NID_NONE,
+};
 
 use crate::blocks::{self, Block, Blocks};
 use crate::input::{read_bounded, TEXT_LIMIT};
@@ -54,8 +70,92 @@ fn node(word: &str) -> Result<i32, String> {
         .map_err(|_| format!("`{word}` is not a node number"))
 }
 
-/// One step applied to the map; the error text says why it was refused.
-fn step(map: &SparseMap, words: &[&str]) -> Result<(), String> {
+/// A group id, or `none`.
+fn group(word: &str) -> Result<u32, String> {
+    if word == "none" {
+        return Ok(GROUP_NONE);
+    }
+    word.parse()
+        .map_err(|_| format!("`{word}` is not a group id (or `none`)"))
+}
+
+/// One step applied to the map: what it has to say beyond the blocks (a new group's
+/// id), or why it was refused.
+fn step(map: &SparseMap, words: &[&str]) -> Result<Option<String>, String> {
+    let core = |e: sparsemem::Error| e.to_string();
+    let pages = |bytes: u64| bytes >> map.geometry().page_shift();
+    let registered =
+        |r: Result<u32, sparsemem::Error>| r.map(|id| Some(format!("(group {id})"))).map_err(core);
+    match words {
+        ["group-static", nid, size] => {
+            registered(map.group_register_static(node(nid)?, pages(number(size)?)))
+        }
+        ["group-dynamic", nid, unit] => {
+            registered(map.group_register_dynamic(node(nid)?, pages(number(unit)?)))
+        }
+        ["remove-group", id] => map.group_unregister(group(id)?).map(|_| None).map_err(core),
+        ["add-memory-ex", nid, id, start, size, rest @ ..] => {
+            let flags = match rest {
+                [] => MhpFlags::empty(),
+                ["memmap"] => MhpFlags::MEMMAP_ON_MEMORY,
+                _ => return Err("add-memory-ex takes `memmap` or nothing after SIZE".into()),
+            };
+            let nid = if *nid == "none" { NID_NONE } else { node(nid)? };
+            map.add_memory_ex(nid, group(id)?, number(start)?, number(size)?, flags, &())
+                .map(|_| None)
+                .map_err(core)
+        }
+        ["auto-online", how] => {
+            let a = match *how {
+                "offline" => AutoOnline::Offline,
+                "online" => AutoOnline::Online,
+                "online_kernel" => AutoOnline::OnlineKernel,
+                "online_movable" => AutoOnline::OnlineMovable,
+                _ => {
+                    return Err(format!(
+                        "`{how}` is not offline, online, online_kernel or online_movable"
+                    ))
+                }
+            };
+            map.set_auto_online(a).map(|_| None).map_err(core)
+        }
+        ["policy", name, rest @ ..] => {
+            let now = map.policy();
+            let policy = match *name {
+                "contig-zones" => OnlinePolicy::ContigZones,
+                "auto-movable" => OnlinePolicy::AutoMovable,
+                _ => return Err(format!("`{name}` is not contig-zones or auto-movable")),
+            };
+            let (mut ratio, mut numa) = (now.auto_movable_ratio, now.auto_movable_numa_aware);
+            for w in rest {
+                match *w {
+                    "numa" => numa = true,
+                    "no-numa" => numa = false,
+                    r => {
+                        ratio = r.parse().map_err(|_| {
+                            format!("`{r}` is not a ratio (percent), numa or no-numa")
+                        })?
+                    }
+                }
+            }
+            map.set_online_policy(policy, ratio, numa)
+                .map(|_| None)
+                .map_err(core)
+        }
+        ["fake-offline", start, size] => map
+            .fake_offline(number(start)?, number(size)?)
+            .map(|_| None)
+            .map_err(core),
+        ["fake-online", start, size] => map
+            .fake_online(number(start)?, number(size)?)
+            .map(|_| None)
+            .map_err(core),
+        _ => step_core(map, words).map(|_| None),
+    }
+}
+
+/// The steps of the first release.
+fn step_core(map: &SparseMap, words: &[&str]) -> Result<(), String> {
     let core = |e: sparsemem::Error| e.to_string();
     match words {
         ["add-memory", nid, start, size] => map
@@ -84,7 +184,11 @@ fn step(map: &SparseMap, words: &[&str]) -> Result<(), String> {
         [op, ..] => Err(format!(
             "`{op}` with {} arguments is not a step (add-memory NODE START SIZE, \
              remove-memory START SIZE, online BLOCK [kernel|movable], offline BLOCK, \
-             add-device NODE START SIZE, remove-device START SIZE)",
+             add-device NODE START SIZE, remove-device START SIZE, group-static NODE SIZE, \
+             group-dynamic NODE UNIT, remove-group GROUP, \
+             add-memory-ex NODE|none GROUP|none START SIZE [memmap], \
+             auto-online HOW, policy NAME [RATIO] [numa|no-numa], \
+             fake-offline START SIZE, fake-online START SIZE)",
             words.len() - 1
         )),
         [] => Ok(()),
@@ -147,9 +251,12 @@ pub fn run(
         }
         let words: Vec<&str> = content.split_whitespace().collect();
         let before = blocks::from_map(map);
-        step(map, &words)
+        let note = step(map, &words)
             .map_err(|why| Failure::input(format!("{file}:{}: `{content}`: {why}", i + 1)))?;
         say!(out, "== {file}:{}: {content}", i + 1);
+        if let Some(note) = note {
+            say!(out, "{note}");
+        }
         let after = blocks::from_map(map);
         if only_changes {
             changes(&before, &after, &mut out);
@@ -163,7 +270,43 @@ pub fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::number;
+    use super::{number, step};
+    use sparsemem::{BlockId, Config, SparseMap, Zone};
+
+    /// The modern steps, on a two-node machine: a static group under the
+    /// auto-movable policy, a virtio-mem group with fake-offline pieces, errors.
+    #[test]
+    fn groups_policies_and_fake_offline_steps() {
+        let map = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+        map.boot_add_ram(0, 1 << 20, (2 << 30) - (1 << 20)).unwrap();
+        map.boot_add_ram(1, 2 << 30, 1 << 30).unwrap();
+        map.boot_finish().unwrap();
+        let run = |line: &str| step(&map, &line.split_whitespace().collect::<Vec<_>>());
+        assert_eq!(run("group-static 1 1G"), Ok(Some("(group 0)".into())));
+        assert_eq!(run("group-dynamic 0 128M"), Ok(Some("(group 1)".into())));
+        assert_eq!(run("policy auto-movable 301 numa"), Ok(None));
+        assert_eq!(run("auto-online online"), Ok(None));
+        assert_eq!(run("add-memory-ex none 0 4G 256M"), Ok(None));
+        // 1 GiB of group fits node 1's 3.01 x 1 GiB: Movable, onlined at once.
+        let b = map.block_info(BlockId(32)).unwrap();
+        assert_eq!((b.zone, b.group, b.nid), (Zone::Movable, 0, 1));
+        assert_eq!(run("add-memory-ex 0 1 6G 128M"), Ok(None));
+        assert_eq!(run("fake-offline 6G 4M"), Ok(None));
+        assert_eq!(
+            map.block_info(BlockId(48)).unwrap().fake_offline_pages,
+            1024
+        );
+        assert_eq!(run("fake-online 6G 2M"), Ok(None));
+        // Its block is still there: busy.
+        assert!(run("remove-group 1").unwrap_err().contains("(-16)"));
+        assert!(run("remove-group x")
+            .unwrap_err()
+            .contains("not a group id"));
+        assert!(run("policy sideways").unwrap_err().contains("contig-zones"));
+        assert!(run("add-memory-ex 0 1 6G 128M bogus")
+            .unwrap_err()
+            .contains("memmap"));
+    }
 
     #[test]
     fn numbers_take_hex_and_binary_suffixes() {
