@@ -131,6 +131,29 @@ fn shared_section_nids_against_a_second_nodes_add_and_remove() {
     });
 }
 
+/// Fake-offline marks come and go in boot RAM (a pool of one entry in this build, so
+/// the entry is released and claimed again) while a reader asks about the other
+/// sub-sections of the section: they are online throughout, and a marked one reads as
+/// RAM whichever way the race goes.
+#[test]
+fn fake_offline_marks_against_a_reader() {
+    model("fake-offline", || {
+        let map = booted();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || {
+            assert!(m2.pfn_online(Pfn(0)), "an unmarked sub-section");
+            let i = m2.pfn_info(Pfn(512)).unwrap();
+            assert!(i.kind == PfnKind::Ram && i.valid, "torn pfn_info {i:?}");
+            assert!(m2.pfn_online(Pfn(3 * 512)), "an unmarked sub-section");
+        });
+        map.fake_offline(2 * MIB, 2 * MIB).unwrap();
+        map.fake_online(2 * MIB, 2 * MIB).unwrap();
+        map.fake_offline(4 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(map.pfn_online(Pfn(512)) && !map.pfn_online(Pfn(2 * 512)));
+    });
+}
+
 #[test]
 fn t51_two_writers_add_disjoint_ranges_in_one_section() {
     model("disjoint writers", || {
