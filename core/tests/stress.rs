@@ -624,8 +624,16 @@ fn readers_see_only_possible_answers_while_writers_churn() {
             let mut again = Vec::new();
             let (mut taken, mut busy, mut busy_run) = (0u64, 0u64, 0u64);
             let mut i = 0u64;
-            // Under Miri: on until one snapshot succeeded.
-            while !stop.load(Ordering::Relaxed) && (i < max_iter || taken == 0) {
+            // On until one snapshot succeeded, also after the writers stopped (on a
+            // loaded machine this thread may get few turns while they run; once they
+            // stop no block is mid-transition, unless a transition leaked: bounded).
+            let mut after_stop = 0u64;
+            while if stop.load(Ordering::Relaxed) {
+                after_stop += 1;
+                taken == 0 && after_stop <= 10_000
+            } else {
+                i < max_iter || taken == 0
+            } {
                 i += 1;
                 match map.snapshot(&mut buf) {
                     Ok(n) => {
