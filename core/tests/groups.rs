@@ -335,3 +335,38 @@ fn memory_with_its_memmap_is_removed_as_it_was_added() {
     per.remove_memory(4 * GIB, BLOCK).unwrap();
     per.remove_memory(4 * GIB + 2 * BLOCK, BLOCK).unwrap();
 }
+
+#[test]
+fn an_uninitialised_or_booting_map_refuses_and_stays_as_it_was() {
+    let blank = SparseMap::new_boxed(&Config::x86_64()).unwrap();
+    blank.init(&Config::x86_64()).unwrap();
+    let before = dump(&blank);
+    // Booting: groups and policies may be set up, memory not added.
+    assert_eq!(
+        blank.add_memory_ex(0, GROUP_NONE, 4 * GIB, BLOCK, MhpFlags::empty(), &()),
+        Err(Error::Inval)
+    );
+    assert_eq!(blank.fake_offline(0, 2 * MIB), Err(Error::Inval));
+    assert_eq!(blank.fake_online(0, 2 * MIB), Err(Error::Inval));
+    assert_eq!(dump(&blank), before);
+    // An all-zero map is megabytes: on a thread with room for it.
+    std::thread::Builder::new()
+        .stack_size(4 * sparsemem::SparseMap::BYTES)
+        .spawn(|| {
+            let uninit = sparsemem::SparseMap::new();
+            assert_eq!(uninit.group_register_static(0, 1), Err(Error::Inval));
+            assert_eq!(
+                uninit.set_auto_online(AutoOnline::Online),
+                Err(Error::Inval)
+            );
+            assert_eq!(
+                uninit.set_online_policy(OnlinePolicy::AutoMovable, 1, true),
+                Err(Error::Inval)
+            );
+            assert_eq!(uninit.policy().auto_online, AutoOnline::Offline);
+            assert_eq!(uninit.groups().count(), 0);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
