@@ -98,9 +98,7 @@ impl SectionRec<'_> {
             .unwrap_or(&[])
             .chunks(8)
             .map(|c| {
-                let mut b = [0u8; 8];
-                b.iter_mut().zip(c).for_each(|(d, v)| *d = *v);
-                let w = u64::from_le_bytes(b);
+                let w = super::le_word(c);
                 ((w ^ (w >> 1)) & LOW).count_ones()
             })
             .sum()
@@ -109,10 +107,8 @@ impl SectionRec<'_> {
     /// States `32 * w ..` as a little-endian word (zero past the record).
     fn state_word(&self, w: usize) -> u64 {
         let at = 16usize.wrapping_add(w.wrapping_mul(8));
-        let mut b = [0u8; 8];
         let bytes = self.0.get(at..).unwrap_or(&[]);
-        b.iter_mut().zip(bytes).for_each(|(d, v)| *d = *v);
-        u64::from_le_bytes(b)
+        super::le_word(bytes.get(..8).unwrap_or(bytes))
     }
 
     fn state(&self, i: u32) -> SubState {

@@ -25,7 +25,7 @@ use crate::memory::boot_ranges::BootRange;
 use crate::memory::zone::{Zone, ZoneSpan, NR_ZONES};
 use crate::section::geometry::{AutoOnline, Config, MemmapOnMemory, OnlinePolicy};
 use crate::section::table::{leaf_of, NR_LEAVES};
-use crate::section::{BlockView, DeviceNid, SectionFlags, SubState};
+use crate::section::{BlockView, DeviceNid, Section, SectionFlags, SubState};
 use crate::sync::order::Held;
 
 use crate::sync::Ordering;
@@ -223,6 +223,17 @@ pub fn snapshot_config(buf: &[u8]) -> Result<Config> {
     read_config(&mut Reader { buf, pos: 0 }, buf.len()).map(|(cfg, ..)| cfg)
 }
 
+/// Up to eight bytes as a little-endian word, zero-extended. Eight bytes take one
+/// load; a byte loop into an array would compile to a `memcpy` call per word.
+fn le_word(bytes: &[u8]) -> u64 {
+    if let Ok(word) = <[u8; 8]>::try_from(bytes) {
+        return u64::from_le_bytes(word);
+    }
+    let mut b = [0u8; 8];
+    b.iter_mut().zip(bytes).for_each(|(d, v)| *d = *v);
+    u64::from_le_bytes(b)
+}
+
 /// What a section record's state bytes hold, read eight bytes (32 sub-sections) at a
 /// time: in each 2-bit state the low bit is set for RAM and device memory, the high
 /// bit for RAM with holes and device memory.
@@ -249,9 +260,7 @@ impl StateBytes {
         // Bits of the states that exist, counted from the start of the record.
         let mut valid_bits = u64::from(nsub).saturating_mul(2);
         for chunk in states.chunks(8) {
-            let mut b = [0u8; 8];
-            b.iter_mut().zip(chunk).for_each(|(d, v)| *d = *v);
-            let w = u64::from_le_bytes(b);
+            let w = le_word(chunk);
             let mask = 1u64
                 .checked_shl(valid_bits as u32)
                 .map_or(u64::MAX, |m| m.wrapping_sub(1));
@@ -264,6 +273,30 @@ impl StateBytes {
         }
         s
     }
+}
+
+/// What the table holds, as a snapshot counts it.
+#[derive(Default)]
+struct Counts {
+    /// Present sections.
+    sections: usize,
+    /// Blocks.
+    blocks: usize,
+    /// Present sections whose device memory is several nodes'.
+    shared: usize,
+    /// Registered memory groups.
+    groups: usize,
+    /// Present sections with fake-offline marks.
+    fakes: usize,
+}
+
+/// Where the writing pass puts the records of a section entry: the regions of the
+/// format that follow the table's order.
+struct Regions<'a> {
+    sections: Writer<'a>,
+    blocks: Writer<'a>,
+    shared: Writer<'a>,
+    fakes: Writer<'a>,
 }
 
 /// The parts of a snapshot header that decide its layout.
@@ -296,30 +329,39 @@ impl SparseMap {
         8usize.wrapping_add(self.geometry().subsections_per_section() as usize)
     }
 
-    /// Present sections whose device memory is several nodes'.
-    fn shared_sections(&self) -> usize {
-        let mut n = 0usize;
+    /// Present sections, blocks and shared device sections: one pass over the table.
+    fn counts(&self) -> Counts {
+        let mut n = Counts::default();
         self.table.for_each(|_, s| {
             let w = s.word();
-            if w.flags().contains(SectionFlags::PRESENT) && w.device_nid() == DeviceNid::Shared {
-                n = n.wrapping_add(1);
+            if w.flags().contains(SectionFlags::PRESENT) {
+                n.sections = n.sections.wrapping_add(1);
+                if w.device_nid() == DeviceNid::Shared {
+                    n.shared = n.shared.wrapping_add(1);
+                }
+                if w.fake_offline() {
+                    n.fakes = n.fakes.wrapping_add(1);
+                }
+            }
+            if BlockRecord::decode(s.block_record()).is_some() {
+                n.blocks = n.blocks.wrapping_add(1);
             }
         });
+        n.groups = self.groups.iter().count();
         n
     }
 
-    /// Present sections, blocks, non-empty zone spans.
-    fn populated(&self) -> (usize, usize, usize) {
-        let (mut secs, mut blocks) = (0usize, 0usize);
-        self.table.for_each(|_, s| {
-            if s.flags().contains(SectionFlags::PRESENT) {
-                secs = secs.wrapping_add(1);
-            }
-            if BlockRecord::decode(s.block_record()).is_some() {
-                blocks = blocks.wrapping_add(1);
-            }
-        });
-        (secs, blocks, self.spans().count())
+    /// Bytes of the records of `n` and `spans` zone spans, checksum included.
+    fn bytes_of(&self, n: &Counts, spans: usize) -> usize {
+        HEADER
+            .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
+            .saturating_add(n.sections.saturating_mul(self.section_rec()))
+            .saturating_add(n.blocks.saturating_mul(BLOCK_REC))
+            .saturating_add(spans.saturating_mul(SPAN_REC))
+            .saturating_add(n.shared.saturating_mul(self.shared_rec()))
+            .saturating_add(n.groups.saturating_mul(modern::GROUP_REC))
+            .saturating_add(n.fakes.saturating_mul(self.fake_rec()))
+            .saturating_add(CRC)
     }
 
     fn spans(&self) -> impl Iterator<Item = (i32, Zone, ZoneSpan)> + '_ {
@@ -335,17 +377,7 @@ impl SparseMap {
     /// An upper bound of the bytes `snapshot` writes for the current state
     /// (`smem_snapshot_bytes`).
     pub fn snapshot_bytes(&self) -> usize {
-        let (secs, blocks, _) = self.populated();
-        let spans = MAX_NODES.saturating_mul(NR_ZONES);
-        HEADER
-            .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
-            .saturating_add(secs.saturating_mul(self.section_rec()))
-            .saturating_add(blocks.saturating_mul(BLOCK_REC))
-            .saturating_add(spans.saturating_mul(SPAN_REC))
-            .saturating_add(self.shared_sections().saturating_mul(self.shared_rec()))
-            .saturating_add(self.groups.iter().count().saturating_mul(modern::GROUP_REC))
-            .saturating_add(self.fake_sections().saturating_mul(self.fake_rec()))
-            .saturating_add(CRC)
+        self.bytes_of(&self.counts(), MAX_NODES.saturating_mul(NR_ZONES))
     }
 
     /// Serialises the whole state (configuration, phase, boot ranges, sections, blocks,
@@ -378,38 +410,86 @@ impl SparseMap {
 
     /// Copies the state into `buf` (everything but the checksum); the caller holds
     /// every lock. Returns the bytes written.
+    ///
+    /// One pass counts, one writes: the counts give every region's offset, so the
+    /// writing pass fills the section, block and shared-section regions side by side.
     fn copy_state(&self, buf: &mut [u8]) -> Result<usize> {
-        let (secs, blocks, spans) = self.populated();
-        let shared = self.shared_sections();
-        let groups = self.groups.iter().count();
-        let fakes = self.fake_sections();
-        let total = HEADER
-            .saturating_add(self.boot.len().saturating_mul(BOOT_REC))
-            .saturating_add(secs.saturating_mul(self.section_rec()))
-            .saturating_add(blocks.saturating_mul(BLOCK_REC))
-            .saturating_add(spans.saturating_mul(SPAN_REC))
-            .saturating_add(shared.saturating_mul(self.shared_rec()))
-            .saturating_add(groups.saturating_mul(modern::GROUP_REC))
-            .saturating_add(fakes.saturating_mul(self.fake_rec()))
-            .saturating_add(CRC);
+        let n = self.counts();
+        let spans = self.spans().count();
+        let total = self.bytes_of(&n, spans);
         if buf.len() < total {
             return Err(Error::NoSpc);
         }
-        let mut w = Writer { buf, pos: 0 };
-        self.write_body(&mut w, total, [secs, blocks, spans, shared, groups, fakes])?;
-        self.write_groups(&mut w)?;
-        self.write_fakes(&mut w)?;
-        Ok(w.pos)
+        let body = buf.get_mut(..total.wrapping_sub(CRC)).ok_or(Error::NoSpc)?;
+        // The regions, in the order of the format: header, boot ranges and sections;
+        // blocks; spans; shared sections; groups; fake-offline marks. Their sizes are the counts' (no overflow:
+        // `total` is within the buffer).
+        let sections_end = HEADER
+            .wrapping_add(self.boot.len().wrapping_mul(BOOT_REC))
+            .wrapping_add(n.sections.wrapping_mul(self.section_rec()));
+        let (head, rest) = body
+            .split_at_mut_checked(sections_end)
+            .ok_or(Error::NoSpc)?;
+        let (blocks, rest) = rest
+            .split_at_mut_checked(n.blocks.wrapping_mul(BLOCK_REC))
+            .ok_or(Error::NoSpc)?;
+        let (span_buf, rest) = rest
+            .split_at_mut_checked(spans.wrapping_mul(SPAN_REC))
+            .ok_or(Error::NoSpc)?;
+        let (shared, rest) = rest
+            .split_at_mut_checked(n.shared.wrapping_mul(self.shared_rec()))
+            .ok_or(Error::NoSpc)?;
+        let (groups, fakes) = rest
+            .split_at_mut_checked(n.groups.wrapping_mul(modern::GROUP_REC))
+            .ok_or(Error::NoSpc)?;
+        let mut w = Writer { buf: head, pos: 0 };
+        self.write_header(&mut w, total, &n, spans)?;
+        let mut out = Regions {
+            sections: w,
+            blocks: Writer {
+                buf: blocks,
+                pos: 0,
+            },
+            shared: Writer {
+                buf: shared,
+                pos: 0,
+            },
+            fakes: Writer { buf: fakes, pos: 0 },
+        };
+        let mut res = Ok(());
+        self.table.for_each(|nr, s| {
+            if res.is_ok() {
+                res = self.write_section(&mut out, nr, s);
+            }
+        });
+        res?;
+        let mut w = Writer {
+            buf: span_buf,
+            pos: 0,
+        };
+        for (nid, zone, s) in self.spans() {
+            w.u32(nid as u32)?;
+            w.u32(zone as u32)?;
+            w.u64(s.start.0)?;
+            w.u64(s.end.0)?;
+            w.u64(s.present_pages)?;
+        }
+        self.write_groups(&mut Writer {
+            buf: groups,
+            pos: 0,
+        })?;
+        Ok(total.wrapping_sub(CRC))
     }
 
-    fn write_body(
+    /// The header and the boot ranges.
+    fn write_header(
         &self,
         w: &mut Writer<'_>,
         total: usize,
-        [secs, blocks, spans, shared, groups, fakes]: [usize; 6],
+        n: &Counts,
+        spans: usize,
     ) -> Result<()> {
         let cfg = self.config();
-        let g = self.geometry();
         w.bytes(MAGIC)?;
         w.u32(VERSION)?;
         w.u64(total as u64)?;
@@ -447,7 +527,15 @@ impl SparseMap {
             w.u8(v)?;
         }
         w.u32(policy.auto_movable_ratio)?;
-        for n in [self.boot.len(), secs, blocks, spans, shared, groups, fakes] {
+        for n in [
+            self.boot.len(),
+            n.sections,
+            n.blocks,
+            spans,
+            n.shared,
+            n.groups,
+            n.fakes,
+        ] {
             w.u32(u32::try_from(n).map_err(|_| Error::NoSpc)?)?;
         }
         for r in self.boot.iter() {
@@ -455,73 +543,48 @@ impl SparseMap {
             w.u64(r.end.0)?;
             w.i32(r.nid)?;
         }
-        let mut res = Ok(());
-        let state_bytes = self.state_bytes();
-        self.table.for_each(|nr, s| {
-            let word = s.word();
-            let f = word.flags();
-            if res.is_err() || !f.contains(SectionFlags::PRESENT) {
-                return;
-            }
-            res = (|| {
-                w.u64(nr.0)?;
-                w.u32(f.bits())?;
-                w.i32(match word.device_nid() {
-                    DeviceNid::None => -1,
-                    DeviceNid::One(n) => n,
-                    DeviceNid::Shared => SHARED_NID,
-                })?;
-                let out = w
-                    .buf
-                    .get_mut(w.pos..w.pos.wrapping_add(state_bytes))
-                    .ok_or(Error::NoSpc)?;
-                s.copy_state_bytes(out);
-                w.pos = w.pos.wrapping_add(state_bytes);
-                Ok(())
-            })();
-        });
-        res?;
-        self.table.for_each(|nr, s| {
-            if res.is_err() {
-                return;
-            }
-            if let Some(rec) = BlockRecord::decode(s.block_record()) {
-                res = (|| {
-                    w.u64(g.block_of_section(nr).0)?;
-                    w.u32(BlockRecord { busy: false, ..rec }.encode())
-                })();
-            }
-        });
-        res?;
-        for (nid, zone, s) in self.spans() {
-            w.u32(nid as u32)?;
-            w.u32(zone as u32)?;
-            w.u64(s.start.0)?;
-            w.u64(s.end.0)?;
-            w.u64(s.present_pages)?;
+        Ok(())
+    }
+
+    /// The records of one section entry: its section record if present, its block
+    /// record if a block starts there, its shared-section record if shared.
+    fn write_section(&self, out: &mut Regions<'_>, nr: SectionNr, s: &Section) -> Result<()> {
+        let word = s.word();
+        let f = word.flags();
+        if f.contains(SectionFlags::PRESENT) {
+            let w = &mut out.sections;
+            w.u64(nr.0)?;
+            w.u32(f.bits())?;
+            w.i32(match word.device_nid() {
+                DeviceNid::None => -1,
+                DeviceNid::One(n) => n,
+                DeviceNid::Shared => SHARED_NID,
+            })?;
+            let state_bytes = self.state_bytes();
+            let end = w.pos.wrapping_add(state_bytes);
+            s.copy_state_bytes(w.buf.get_mut(w.pos..end).ok_or(Error::NoSpc)?);
+            w.pos = end;
         }
-        let nsub = g.subsections_per_section();
-        self.table.for_each(|nr, s| {
-            let word = s.word();
-            if res.is_err()
-                || !word.flags().contains(SectionFlags::PRESENT)
-                || word.device_nid() != DeviceNid::Shared
-            {
-                return;
-            }
+        if let Some(rec) = BlockRecord::decode(s.block_record()) {
+            let w = &mut out.blocks;
+            w.u64(self.geometry().block_of_section(nr).0)?;
+            w.u32(BlockRecord { busy: false, ..rec }.encode())?;
+        }
+        if f.contains(SectionFlags::PRESENT) && word.device_nid() == DeviceNid::Shared {
+            let w = &mut out.shared;
             let entry = self.shared_nids.find(s);
-            res = (|| {
-                w.u64(nr.0)?;
-                for i in 0..nsub {
-                    // A removed sub-section's byte is left behind: only Device counts.
-                    let device = s.state(i) == SubState::Device;
-                    let nid = entry.filter(|_| device).and_then(|e| e.nid(i));
-                    w.u8(nid.map_or(0, |n| n.wrapping_add(1) as u8))?;
-                }
-                Ok(())
-            })();
-        });
-        res
+            w.u64(nr.0)?;
+            for i in 0..self.geometry().subsections_per_section() {
+                // A removed sub-section's byte is left behind: only Device counts.
+                let device = s.state(i) == SubState::Device;
+                let nid = entry.filter(|_| device).and_then(|e| e.nid(i));
+                w.u8(nid.map_or(0, |n| n.wrapping_add(1) as u8))?;
+            }
+        }
+        if f.contains(SectionFlags::PRESENT) && word.fake_offline() {
+            self.write_fake(&mut out.fakes, nr, s)?;
+        }
+        Ok(())
     }
 
     fn read_header(&self, r: &mut Reader<'_>, len: usize) -> Result<Header> {

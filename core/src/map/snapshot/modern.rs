@@ -12,7 +12,7 @@ use crate::memory::block::{nid_ok, BlockFlags, BlockRecord, BlockState};
 use crate::memory::group::{GroupKind, MemoryGroups, GROUP_NONE};
 use crate::memory::zone::Zone;
 use crate::section::geometry::MemmapOnMemory;
-use crate::section::{SectionFlags, SubState};
+use crate::section::{Section, SubState};
 
 /// A group record: id (u64), kind (u8: 1 static, 2 dynamic), 3 reserved bytes, nid
 /// (i32), max_pages or unit_pages (u64).
@@ -24,18 +24,6 @@ impl SparseMap {
     /// A fake-offline record: the section number and a bit per sub-section.
     pub(super) fn fake_rec(&self) -> usize {
         8usize.wrapping_add((self.geometry().subsections_per_section() as usize).div_ceil(8))
-    }
-
-    /// Present sections with fake-offline marks.
-    pub(super) fn fake_sections(&self) -> usize {
-        let mut n = 0usize;
-        self.table.for_each(|_, s| {
-            let w = s.word();
-            if w.flags().contains(SectionFlags::PRESENT) && w.fake_offline() {
-                n = n.wrapping_add(1);
-            }
-        });
-        n
     }
 
     pub(super) fn write_groups(&self, w: &mut Writer<'_>) -> Result<()> {
@@ -52,32 +40,22 @@ impl SparseMap {
         Ok(())
     }
 
-    pub(super) fn write_fakes(&self, w: &mut Writer<'_>) -> Result<()> {
+    /// The fake-offline record of section `nr`, which has marks.
+    pub(super) fn write_fake(&self, w: &mut Writer<'_>, nr: SectionNr, s: &Section) -> Result<()> {
         let nsub = self.geometry().subsections_per_section();
-        let mut res = Ok(());
-        self.table.for_each(|nr, s| {
-            let word = s.word();
-            if res.is_err() || !word.flags().contains(SectionFlags::PRESENT) || !word.fake_offline()
-            {
-                return;
+        let entry = self.fake.find(s);
+        w.u64(nr.0)?;
+        let mut byte = 0u8;
+        for i in 0..nsub {
+            if entry.is_some_and(|e| e.marked(i)) {
+                byte |= 1 << (i % 8);
             }
-            let entry = self.fake.find(s);
-            res = (|| {
-                w.u64(nr.0)?;
-                let mut byte = 0u8;
-                for i in 0..nsub {
-                    if entry.is_some_and(|e| e.marked(i)) {
-                        byte |= 1 << (i % 8);
-                    }
-                    if i % 8 == 7 || i == nsub.wrapping_sub(1) {
-                        w.u8(byte)?;
-                        byte = 0;
-                    }
-                }
-                Ok(())
-            })();
-        });
-        res
+            if i % 8 == 7 || i == nsub.wrapping_sub(1) {
+                w.u8(byte)?;
+                byte = 0;
+            }
+        }
+        Ok(())
     }
 
     /// Where a snapshot's group records start (they follow the shared sections).
