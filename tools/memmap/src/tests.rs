@@ -2,7 +2,10 @@
 //! exit statuses, sysfs verification on a fixture tree, snapshots.
 //!
 //! Golden files live in `tools/memmap/tests/data/`; after a deliberate change of the
-//! output, `MEMMAP_BLESS=1 cargo test -p sparsemem-memmap` rewrites them.
+//! output, `MEMMAP_BLESS=1 cargo test -p sparsemem-memmap` rewrites them. A blessed file
+//! proves nothing by itself, so each has a second source: default-lsmem.txt and the
+//! story's tables are util-linux lsmem's output on the same maps (tests/lsmem_compat.rs),
+//! and the story's numbers are derived by hand (`the_storys_numbers_are_derived_by_hand`).
 
 use std::ffi::OsString;
 use std::fs;
@@ -80,10 +83,134 @@ fn the_story_is_golden() {
     golden("default-story.txt", &out);
 }
 
+/// The golden story's numbers, derived by hand from its firmware map and steps rather
+/// than blessed from the tool: each line below must appear in default-story.txt, in
+/// this order, spaces collapsed. (Its lsmem tables are also lsmem's own output on the
+/// same maps: tests/lsmem_compat.rs.) x86-64: 4 KiB pages, 2 MiB sub-sections,
+/// 128 MiB sections and memory blocks, ZONE_DMA below 16 MiB, ZONE_DMA32 below 4 GiB.
+#[test]
+fn the_storys_numbers_are_derived_by_hand() {
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    const PAGE: u64 = 4096;
+    const BLOCK: u64 = 128 * MIB;
+    const NS: u64 = 16 * MIB; // a pmem namespace: 8 sub-sections of 2 MiB
+    let (dimm, pmem, low_ram_end) = (8 * GIB, 10 * GIB, 0xbffd_f000);
+    let range = |start: u64, end: u64| format!("{start:#018x}-{:#018x}", end - 1);
+    // Boot RAM (usable e820 entries): [4 KiB, 0x9fc00) and [1 MiB, 0xbffdf000) on node
+    // 0, [4 GiB, 6 GiB) on node 0, [6 GiB, 8 GiB) on node 1. Block 0 holds DMA and
+    // DMA32 pages, so no single zone ("None"); blocks 1-23 end in the last block with
+    // RAM below 3 GiB (0xbffdf000 / 128 MiB = 23), all DMA32: 3 GiB - 128 MiB = 2.875
+    // GiB, lsmem's "2.9G"; 3-4 GiB holds no RAM; above 4 GiB ZONE_NORMAL.
+    // Online: 128 MiB + 2944 MiB + 2 GiB + 2 GiB = 7 GiB.
+    let boot = [
+        format!("{} 128M online yes 0 0 None", range(0, BLOCK)),
+        format!("{} 2.9G online yes 1-23 0 DMA32", range(BLOCK, 3 * GIB)),
+        format!("{} 2G online yes 32-47 0 Normal", range(4 * GIB, 6 * GIB)),
+        format!("{} 2G online yes 48-63 1 Normal", range(6 * GIB, dimm)),
+    ];
+    let totals = |online: &str, offline: &str| {
+        [
+            "Memory block size: 128M".to_string(),
+            format!("Total online memory: {online}"),
+            format!("Total offline memory: {offline}"),
+        ]
+    };
+    let (first, last) = (dimm / BLOCK, (dimm + GIB) / BLOCK - 1);
+    assert_eq!((first, last), (64, 71));
+    let section = pmem / BLOCK;
+    let section_line =
+        format!("section {section}: PRESENT | VALID | TAINT_DEVICE; 64 sub-sections of 2M");
+    let masks = |m: u64| [format!("active {m:016x}"), format!("device {m:016x}")];
+    // Namespace i is sub-sections 8i..8i+7 of the section.
+    let (ns0, all, without_ns3) = (0xffu64, u64::MAX, !(0xffu64 << 24));
+    let mut expect: Vec<String> = Vec::new();
+    expect.extend(boot.clone());
+    expect.extend(totals("7G", "0B"));
+    // 1. The DIMM: 1 GiB offline, its default zone Normal first.
+    expect.push(format!(
+        "add_memory(nid 1, {dimm:#x}, 1G): ok: blocks {first}-{last} exist, offline. Their valid_zones"
+    ));
+    expect.extend(boot.clone());
+    expect.push(format!(
+        "{} 1G offline {first}-{last} 1 Normal/Movable",
+        range(dimm, dimm + GIB)
+    ));
+    expect.extend(totals("7G", "1G"));
+    // 2. Online movable: ZONE_MOVABLE spans the DIMM's pfns, all present.
+    expect.push(format!(
+        "online_block(memory{first}..memory{last}, Movable): ok."
+    ));
+    expect.push(format!(
+        "Node 1 ZONE_MOVABLE now spans pfn {:#x}-{:#x} with {} present pages.",
+        dimm / PAGE,
+        (dimm + GIB) / PAGE,
+        GIB / PAGE
+    ));
+    expect.extend(boot.clone());
+    expect.push(format!(
+        "{} 1G online yes {first}-{last} 1 Movable",
+        range(dimm, dimm + GIB)
+    ));
+    expect.extend(totals("8G", "0B"));
+    // 3. Namespace 0, then all eight, then all but namespace 3.
+    for m in [ns0, all, without_ns3] {
+        expect.push(section_line.clone());
+        expect.extend(masks(m));
+    }
+    expect.push(format!(
+        "pfn {:#x} (namespace 0): valid yes, online no, Device, zone Device, node 1",
+        pmem / PAGE
+    ));
+    expect.push(format!(
+        "pfn {:#x} (namespace 3, removed): valid no, online no, Hole, zone none, node -1",
+        (pmem + 3 * NS) / PAGE
+    ));
+    expect.push(format!(
+        "pfn {:#x} (boot RAM of node 0): valid yes, online yes, Ram, zone Normal, node 0",
+        4 * GIB / PAGE
+    ));
+    // 4. Block 23 holds RAM up to 0xbffdf000 only; EINVAL.
+    let hole_block = low_ram_end / BLOCK;
+    expect.push(format!(
+        "offline_block(memory{hole_block}): errno -22: invalid argument or state (-22)"
+    ));
+    expect.push(format!(
+        "memory{hole_block} holds {} System RAM pages of {}: firmware reserves its tail from",
+        (low_ram_end - hole_block * BLOCK) / PAGE,
+        BLOCK / PAGE
+    ));
+    // 5. Everything removed; ZONE_DEVICE keeps the whole section's span.
+    expect.push(format!(
+        "offline_block(memory{first}..memory{last}), remove_memory({dimm:#x}, 1G): ok."
+    ));
+    expect.push(format!(
+        "Node 1 ZONE_DEVICE keeps its span pfn {:#x}-{:#x} (Linux never shrinks it).",
+        pmem / PAGE,
+        (pmem + BLOCK) / PAGE
+    ));
+    expect.extend(boot);
+    expect.extend(totals("7G", "0B"));
+
+    let story = fs::read_to_string(data("default-story.txt")).unwrap();
+    let mut lines = story
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    for want in &expect {
+        assert!(
+            lines.any(|l| l == *want),
+            "default-story.txt: no line `{want}` (in this order)"
+        );
+    }
+}
+
 #[test]
 fn e820_export_of_the_embedded_machine() {
     let (out, _) = memmap(&["--e820"]).unwrap();
     let lines: Vec<&str> = out.lines().collect();
+    // By hand from the story's usable e820 entries: the map holds whole 4 KiB pages, so
+    // the first entry's end 0x9fc00 drops its partial page (last byte 0x9efff); the
+    // others are page-aligned, and a gap or a change of node separates each from the next.
     assert_eq!(
         lines,
         [

@@ -171,6 +171,79 @@ fn the_embedded_machine() {
     }
 }
 
+/// The lsmem tables of the golden story (default-story.txt), in order: from each line
+/// starting with RANGE to the next "Total offline memory:" line.
+fn story_tables(story: &str) -> Vec<String> {
+    let mut tables = Vec::new();
+    let mut table: Option<String> = None;
+    for line in story.lines() {
+        if line.starts_with("RANGE ") {
+            table = Some(String::new());
+        }
+        if let Some(t) = &mut table {
+            t.push_str(line);
+            t.push('\n');
+            if line.starts_with("Total offline memory:") {
+                tables.extend(table.take());
+            }
+        }
+    }
+    tables
+}
+
+#[test]
+fn the_storys_tables_are_lsmems() {
+    if !have_lsmem() {
+        return;
+    }
+    // The story's steps, written again from its narrative as `memmap run` scripts: each
+    // table of the golden story must be what lsmem prints for the map at that point.
+    let story = fs::read_to_string(data("default-story.txt")).unwrap();
+    let tables = story_tables(&story);
+    assert_eq!(tables.len(), 4, "boot, after steps 1, 2 and 5");
+    let namespace = |i: u64| format!("{:#x} 16M", (10 << 30) + i * (16 << 20));
+    let dimm = "add-memory 1 8G 1G\n".to_string();
+    let online: String = (64..=71).map(|b| format!("online {b} movable\n")).collect();
+    let pmem: String = (0..8)
+        .map(|i| format!("add-device 1 {}\n", namespace(i)))
+        .chain([format!("remove-device {}\n", namespace(3))])
+        .collect();
+    let removal: String = (64..=71)
+        .map(|b| format!("offline {b}\n"))
+        .chain(["remove-memory 8G 1G\n".to_string()])
+        .chain(
+            (0..8)
+                .filter(|i| *i != 3)
+                .map(|i| format!("remove-device {}\n", namespace(i))),
+        )
+        .collect();
+    let steps = [
+        ("boot", String::new(), &tables[0]),
+        ("1", dimm.clone(), &tables[1]),
+        ("2", dimm.clone() + &online, &tables[2]),
+        // Step 3 says "The lsmem table is unchanged".
+        ("3", dimm.clone() + &online + &pmem, &tables[2]),
+        ("5", dimm + &online + &pmem + &removal, &tables[3]),
+    ];
+    let scripts = scratch("story-scripts");
+    for (step, script, table) in steps {
+        let file = scripts.join(format!("step-{step}"));
+        fs::write(&file, script).unwrap();
+        let root = scratch(&format!("story-{step}"));
+        memmap(&[
+            "run",
+            file.to_str().unwrap(),
+            "--write-sysfs",
+            root.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            lsmem(&root, &["-o", ALL7]),
+            *table,
+            "the story's table after step {step}"
+        );
+    }
+}
+
 #[test]
 fn the_cloud_vm_of_iomem_vm_txt() {
     check_map("vm", &["--iomem", &data("iomem-vm.txt")]);
