@@ -1,0 +1,507 @@
+//! Replays traces that a real Linux 6.1 recorded under QEMU (tools/oracle/record.sh,
+//! scenarios in core/tests/data/oracle/scenarios) on sparsemem, and compares every memory
+//! block line (state, online, node, valid_zones), every zone span (start, end, spanned,
+//! present) and every sysfs write result the trace shows, after every step, plus the
+//! MemTotal change between snapshots against sparsemem's online pages.
+//!
+//! The machine is built from the trace: boot RAM from the first snapshot's `System RAM`
+//! lines, split over the nodes of the header's `numa:` sizes; the policy from the kernel
+//! command line. Each pc-dimm is what the ACPI driver makes of it: a static group of the
+//! DIMM's size on its node and `add_memory_ex` with memmap_on_memory where supported; its
+//! address is the one `info memory-devices` reports. A `device_del` that the trace shows
+//! completed is `offline_and_remove_memory` and `group_unregister`.
+//!
+//! A disagreement with the kernel fails the test unless it is listed in `KNOWN`, with why;
+//! a listed one that no longer happens fails too, so the list stays true.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sparsemem::{
+    AutoOnline, BlockId, BlockInfo, BlockState, Config, Error, MemEvent, MemmapOnMemory, MhpFlags,
+    OnlinePolicy, OnlineType, SparseMap, Zone, NID_NONE,
+};
+
+/// Disagreements between Linux 6.1 and sparsemem that the library's owner has to decide
+/// on: (the mismatch key `trace [step] what`, why it differs).
+const KNOWN: &[(&str, &str)] = &[];
+
+struct Step {
+    n: usize,
+    directive: String,
+    out: Vec<String>,
+}
+
+struct Trace {
+    name: String,
+    /// Boot RAM per node, in bytes, in node order.
+    numa: Vec<u64>,
+    cmdline: String,
+    steps: Vec<Step>,
+}
+
+fn size(s: &str) -> u64 {
+    let (n, unit) = s.split_at(s.len() - 1);
+    let mul = match unit {
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        _ => return s.parse().unwrap(),
+    };
+    n.parse::<u64>().unwrap() * mul
+}
+
+fn load(name: &str) -> Trace {
+    let path = format!(
+        "{}/tests/data/oracle/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert!(
+        text.contains("# end of trace (complete)"),
+        "{name}: incomplete trace"
+    );
+    let (mut numa, mut cmdline, mut steps) = (Vec::new(), String::new(), Vec::<Step>::new());
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("# numa: ") {
+            let (sizes, cmd) = h.split_once(" | kernel cmdline: ").unwrap();
+            numa = sizes.split_whitespace().map(size).collect();
+            cmdline = cmd.to_string();
+        } else if let Some((n, d)) = line
+            .strip_prefix('[')
+            .and_then(|l| l.split_once("] "))
+            .filter(|(n, _)| n.parse::<usize>().is_ok())
+        {
+            steps.push(Step {
+                n: n.parse().unwrap(),
+                directive: d.to_string(),
+                out: Vec::new(),
+            });
+        } else if let Some(step) = steps.last_mut() {
+            // Scenario comments, QMP events, kernel log and console noise are not state.
+            let noise = ["# ", "event: ", "kmsg: ", "console: "];
+            if !noise.iter().any(|p| line.starts_with(p)) {
+                step.out.push(line.to_string());
+            }
+        }
+    }
+    Trace {
+        name: name.to_string(),
+        numa,
+        cmdline,
+        steps,
+    }
+}
+
+/// `key=value` of a comma-separated QEMU argument list.
+fn qemu_arg<'a>(args: &'a str, key: &str) -> Option<&'a str> {
+    args.split(',')
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn config(cmdline: &str) -> Config {
+    let mut cfg = Config::x86_64();
+    for opt in cmdline.split_whitespace() {
+        let Some((k, v)) = opt
+            .strip_prefix("memory_hotplug.")
+            .and_then(|o| o.split_once('='))
+        else {
+            continue;
+        };
+        match k {
+            "online_policy" if v == "auto-movable" => cfg.online_policy = OnlinePolicy::AutoMovable,
+            "auto_movable_ratio" => cfg.auto_movable_ratio = v.parse().unwrap(),
+            "auto_movable_numa_aware" => cfg.auto_movable_numa_aware = v != "0",
+            // Linux 6.1: only a one-block range carries its memmap.
+            "memmap_on_memory" if v == "1" => cfg.memmap_on_memory = MemmapOnMemory::SingleBlock,
+            _ => panic!("unmodelled option {opt}"),
+        }
+    }
+    cfg
+}
+
+fn hex(s: &str) -> u64 {
+    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap()
+}
+
+/// The boot machine: each `System RAM` range of the first snapshot, cut at node borders
+/// (QEMU gives node i the next `numa[i]` bytes of RAM).
+fn boot(t: &Trace) -> Box<SparseMap> {
+    let map = SparseMap::new_boxed(&config(&t.cmdline)).unwrap();
+    let first = t
+        .steps
+        .iter()
+        .find(|s| s.out.iter().any(|l| l.starts_with("iomem ")));
+    for line in &first.expect("a snapshot with iomem").out {
+        let Some(range) = line
+            .strip_prefix("iomem ")
+            .and_then(|l| l.strip_suffix(" : System RAM"))
+        else {
+            continue;
+        };
+        let (a, b) = range.split_once('-').unwrap();
+        let (start, end) = (hex(a), hex(b) + 1);
+        let mut node_start = 0u64;
+        for (nid, len) in t.numa.iter().enumerate() {
+            let (s, e) = (start.max(node_start), end.min(node_start + len));
+            if s < e {
+                map.boot_add_ram(nid as i32, s, e - s).unwrap();
+            }
+            node_start += len;
+        }
+    }
+    map.boot_finish().unwrap();
+    map
+}
+
+fn errno_name(r: Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "OK".into(),
+        Err(Error::Busy) => "EBUSY".into(),
+        Err(Error::Inval) => "EINVAL".into(),
+        Err(Error::NoEnt) => "ENOENT".into(),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+/// A block as the guest's `blk` prints it, less `phys_index` and `removable`.
+fn block_line(b: &BlockInfo, map: &SparseMap) -> String {
+    let state = match b.state {
+        BlockState::Online => "online",
+        BlockState::Offline => "offline",
+        BlockState::GoingOffline => "going-offline",
+        BlockState::GoingOnline => "going-online",
+    };
+    format!(
+        "memory{} state={state} online={} node=node{} valid_zones={}",
+        b.id.0,
+        u8::from(b.state == BlockState::Online),
+        b.nid,
+        map.valid_zones(b.id).unwrap()
+    )
+}
+
+fn kernel_block_line(line: &str) -> String {
+    let mut f = line.split(' ');
+    let name = f.next().unwrap();
+    let fields: Vec<&str> = f
+        .filter(|kv| !kv.starts_with("phys_index=") && !kv.starts_with("removable="))
+        .collect();
+    format!("{name} {}", fields.join(" "))
+}
+
+const ZONES: [Zone; 5] = [
+    Zone::Dma,
+    Zone::Dma32,
+    Zone::Normal,
+    Zone::Movable,
+    Zone::Device,
+];
+
+/// Every non-empty zone span of the map, as the guest's `zones` prints it.
+fn zone_lines(map: &SparseMap, nodes: usize) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for nid in 0..nodes as i32 {
+        for z in ZONES {
+            if let Ok(s) = map.zone_span(nid, z) {
+                let spanned = s.end.0 - s.start.0;
+                out.insert(format!(
+                    "zone node{nid} {z} start_pfn={:#x} end_pfn={:#x} spanned={spanned} present={}",
+                    s.start.0, s.end.0, s.present_pages
+                ));
+            }
+        }
+    }
+    out
+}
+
+struct Dimm {
+    start: u64,
+    size: u64,
+    group: u32,
+}
+
+struct Replay<'t> {
+    t: &'t Trace,
+    map: Box<SparseMap>,
+    /// memory-backend sizes by id, DIMM addresses (from `info memory-devices`) by id.
+    backends: HashMap<String, u64>,
+    addrs: HashMap<String, u64>,
+    dimms: HashMap<String, Dimm>,
+    /// (kernel MemTotal kB, sparsemem online pages) at the last snapshot.
+    memtotal: Option<(u64, u64)>,
+    mismatches: Vec<String>,
+    /// Comparisons made: a trace that compares nothing proves nothing.
+    compared: usize,
+}
+
+impl<'t> Replay<'t> {
+    fn new(t: &'t Trace) -> Self {
+        let mut addrs = HashMap::new();
+        let mut dev = None;
+        for line in t.steps.iter().flat_map(|s| &s.out) {
+            if let Some(id) = line.strip_prefix("Memory device [dimm]: ") {
+                dev = Some(id.trim_matches('"').to_string());
+            } else if let (Some(a), Some(id)) = (line.strip_prefix("  addr: "), &dev) {
+                addrs.insert(id.clone(), hex(a));
+            }
+        }
+        Replay {
+            t,
+            map: boot(t),
+            backends: HashMap::new(),
+            addrs,
+            dimms: HashMap::new(),
+            memtotal: None,
+            mismatches: Vec::new(),
+            compared: 0,
+        }
+    }
+
+    fn differ(&mut self, step: &Step, what: &str, kernel: &str, lib: &str) {
+        self.compared += 1;
+        if kernel != lib {
+            self.mismatches.push(format!(
+                "{} [{}] {what}: kernel `{kernel}`, sparsemem `{lib}`",
+                self.t.name, step.n
+            ));
+        }
+    }
+
+    /// What the step does to the machine, before its output is compared.
+    fn apply(&mut self, step: &Step) {
+        let d = step.directive.as_str();
+        if let Some(args) = d.strip_prefix("hmp object_add memory-backend-ram,") {
+            let id = qemu_arg(args, "id").unwrap().to_string();
+            self.backends
+                .insert(id, size(qemu_arg(args, "size").unwrap()));
+        } else if let Some(args) = d.strip_prefix("hmp device_add pc-dimm,") {
+            let id = qemu_arg(args, "id").unwrap().to_string();
+            let size = self.backends[qemu_arg(args, "memdev").unwrap()];
+            let nid: i32 = qemu_arg(args, "node").unwrap().parse().unwrap();
+            let start = self.addrs[&id];
+            // acpi_memory_enable_device: one static group per DIMM, then add_memory.
+            let group = self.map.group_register_static(nid, size / 4096).unwrap();
+            self.map
+                .add_memory_ex(
+                    NID_NONE,
+                    group,
+                    start,
+                    size,
+                    MhpFlags::MEMMAP_ON_MEMORY,
+                    &(),
+                )
+                .unwrap();
+            self.dimms.insert(id, Dimm { start, size, group });
+        } else if let Some(id) = d.strip_prefix("wait_deleted ") {
+            let id = id.split_whitespace().next().unwrap();
+            if step
+                .out
+                .iter()
+                .any(|l| *l == format!("device {id} deleted"))
+            {
+                let dimm = self.dimms.remove(id).unwrap();
+                self.map
+                    .offline_and_remove_memory(dimm.start, dimm.size, &())
+                    .unwrap();
+                self.map.group_unregister(dimm.group).unwrap();
+            }
+        } else if let Some(v) = d.strip_prefix("guest auto ") {
+            let auto = match v {
+                "offline" => AutoOnline::Offline,
+                "online" => AutoOnline::Online,
+                "online_kernel" => AutoOnline::OnlineKernel,
+                "online_movable" => AutoOnline::OnlineMovable,
+                _ => panic!("{v}"),
+            };
+            self.map.set_auto_online(auto).unwrap();
+        } else if let Some(v) = d.strip_prefix("guest echo ").and_then(|r| {
+            r.strip_suffix(" > /sys/module/memory_hotplug/parameters/auto_movable_ratio")
+        }) {
+            let p = self.map.policy();
+            self.map
+                .set_online_policy(
+                    p.online_policy,
+                    v.parse().unwrap(),
+                    p.auto_movable_numa_aware,
+                )
+                .unwrap();
+        }
+    }
+
+    /// A sysfs `state` write the trace shows: the same call on sparsemem, whose result
+    /// must be the kernel's. An EBUSY offline is the page allocator's answer, which
+    /// sparsemem leaves to a notifier (docs/semantics.md, "Out of scope"): veto it.
+    fn write(&mut self, step: &Step, line: &str) {
+        let (lhs, kernel) = line.split_once(": ").unwrap();
+        let (target, value) = lhs
+            .strip_prefix("write memory")
+            .unwrap()
+            .split_once("/state <- ")
+            .unwrap();
+        let id = BlockId(target.parse().unwrap());
+        let kernel = kernel.split(' ').next().unwrap();
+        let busy = kernel == "EBUSY";
+        let veto = |ev: MemEvent, _: &BlockInfo| -> i32 {
+            if busy && ev == MemEvent::GoingOffline {
+                -16
+            } else {
+                0
+            }
+        };
+        let r = match value {
+            "online" => self.map.online_block(id, OnlineType::Online, &veto),
+            "online_kernel" => self.map.online_block(id, OnlineType::Kernel, &veto),
+            "online_movable" => self.map.online_block(id, OnlineType::Movable, &veto),
+            "offline" => self.map.offline_block(id, &veto),
+            _ => panic!("unmodelled write {line}"),
+        };
+        self.differ(
+            step,
+            &format!("{target} <- {value}"),
+            kernel,
+            &errno_name(r),
+        );
+    }
+
+    fn compare_block(&mut self, step: &Step, line: &str) {
+        let name = line.split(' ').next().unwrap();
+        let id = BlockId(name.trim_start_matches("memory").parse().unwrap());
+        let lib = match self.map.block_info(id) {
+            Ok(b) => block_line(&b, &self.map),
+            Err(_) => format!("{name} absent"),
+        };
+        let kernel = if line.ends_with(" absent") {
+            line.to_string()
+        } else {
+            kernel_block_line(line)
+        };
+        self.differ(step, name, &kernel, &lib);
+    }
+
+    /// A full snapshot: the same blocks and zone spans exist, and MemTotal moved by as
+    /// many pages as sparsemem's online pages did.
+    fn compare_snapshot(&mut self, step: &Step, memtotal_kb: u64) {
+        let kernel_blocks: BTreeSet<String> = step
+            .out
+            .iter()
+            .filter(|l| l.starts_with("memory"))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        let lib_blocks: BTreeSet<String> = self
+            .map
+            .blocks()
+            .map(|b| format!("memory{}", b.id.0))
+            .collect();
+        let (k, l) = (format!("{kernel_blocks:?}"), format!("{lib_blocks:?}"));
+        self.differ(step, "blocks", &k, &l);
+        let kernel_zones: BTreeSet<String> = step
+            .out
+            .iter()
+            .filter(|l| l.starts_with("zone "))
+            .cloned()
+            .collect();
+        let lib_zones = zone_lines(&self.map, self.t.numa.len());
+        for z in kernel_zones.symmetric_difference(&lib_zones) {
+            let (k, l) = if kernel_zones.contains(z) {
+                (z.as_str(), "-")
+            } else {
+                ("-", z.as_str())
+            };
+            let what = z.split(" start_pfn").next().unwrap().to_string();
+            self.differ(step, &what, k, l);
+        }
+        let online = self.map.stats().online_pages;
+        if let Some((kb, pages)) = self.memtotal.replace((memtotal_kb, online)) {
+            let k = format!("{:+} pages", (memtotal_kb as i64 - kb as i64) / 4);
+            let l = format!("{:+} pages", online as i64 - pages as i64);
+            self.differ(step, "MemTotal change", &k, &l);
+        }
+    }
+
+    fn run(mut self) -> Vec<String> {
+        for step in &self.t.steps {
+            self.apply(step);
+            let mut memtotal = None;
+            for line in &step.out {
+                if line.starts_with("write memory") && line.contains("/state <- ") {
+                    self.write(step, line);
+                } else if line.starts_with("memory") && line.contains(" state=")
+                    || line.starts_with("memory") && line.ends_with(" absent")
+                {
+                    self.compare_block(step, line);
+                } else if let Some(m) = line.split("MemTotal: ").nth(1) {
+                    memtotal = Some(m.trim_end_matches(" kB").parse().unwrap());
+                }
+            }
+            match memtotal {
+                Some(kb) => self.compare_snapshot(step, kb),
+                // Zone lines outside a snapshot (the `zones` helper) are compared alone.
+                None => {
+                    let lib = zone_lines(&self.map, self.t.numa.len());
+                    for z in step.out.iter().filter(|l| l.starts_with("zone ")) {
+                        let found = if lib.contains(z) { z.as_str() } else { "-" };
+                        let what = z.split(" start_pfn").next().unwrap().to_string();
+                        self.differ(step, &what, z, found);
+                    }
+                }
+            }
+        }
+        assert!(self.compared > 0, "{}: nothing compared", self.t.name);
+        self.mismatches
+    }
+}
+
+/// Replays `name` and checks its disagreements against `KNOWN`.
+fn replay(name: &str) {
+    let t = load(name);
+    assert!(!t.steps.is_empty(), "{name}: no steps");
+    let found = Replay::new(&t).run();
+    let prefix = format!("{name} [");
+    let known: Vec<&str> = KNOWN
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| k.starts_with(&prefix))
+        .collect();
+    let unexpected: Vec<&String> = found
+        .iter()
+        .filter(|m| !known.iter().any(|k| m.starts_with(k)))
+        .collect();
+    let gone: Vec<&&str> = known
+        .iter()
+        .filter(|k| !found.iter().any(|m| m.starts_with(**k)))
+        .collect();
+    assert!(
+        unexpected.is_empty() && gone.is_empty(),
+        "{name}: {} disagreement(s) with Linux:\n{}\nlisted in KNOWN but not found: {gone:?}",
+        unexpected.len(),
+        unexpected
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn auto_movable_ratio_301_numa_aware() {
+    replay("am301-numa");
+}
+
+#[test]
+fn auto_movable_ratio_301_machine_wide() {
+    replay("am301-global");
+}
+
+#[test]
+fn auto_movable_ratio_50_numa_aware() {
+    replay("am50-numa");
+}
+
+#[test]
+fn auto_movable_ratio_50_machine_wide() {
+    replay("am50-global");
+}
+
+#[test]
+fn memmap_on_memory_one_and_two_block_dimms() {
+    replay("mom");
+}
