@@ -278,7 +278,8 @@ sizes:
 FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEAF=32 \
 	SPARSEMEM_MAX_SECTIONS=256 SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=4 \
 	SPARSEMEM_MAX_BOOT_RANGES=64 SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=4 \
-	SPARSEMEM_MAX_GROUPS=4 SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=4
+	SPARSEMEM_MAX_GROUPS=4 SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=4 \
+	SPARSEMEM_FLAT_VALID_SUBSECTIONS=32768
 
 # The criterion suite (core/benches/suite/, a few minutes): rewrites the generated
 # table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
@@ -318,11 +319,12 @@ header-check:
 
 # loom models of the concurrency protocols, on a tiny table so each iteration is cheap.
 # Three leaves of 4 sections: boot RAM's and two more (a writer crossing two leaves
-# handed out in descending address order, against a snapshot).
+# handed out in descending address order, against a snapshot); a flat valid bitmap over
+# the first 16 sections, so every model races its readers against the bitmap's writers.
 LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=12 \
 	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4 \
 	SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=1 SPARSEMEM_MAX_GROUPS=2 \
-	SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=1
+	SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=1 SPARSEMEM_FLAT_VALID_SUBSECTIONS=1024
 loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1
 
@@ -331,7 +333,7 @@ loom:
 # the boot scenarios and the threaded stress test in its Miri size; `make miri-all`
 # adds every behaviour test (slow: about half an hour on 2 cores). Tests needing a
 # 52-bit table or too slow for Miri carry #[cfg_attr(miri, ignore)].
-MIRI := env SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=1024 $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri
+MIRI := env SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=1024 SPARSEMEM_FLAT_VALID_SUBSECTIONS=65536 $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri
 miri:
 	$(MIRI) --lib --test stress --test boot_scenarios
 miri-all:

@@ -35,6 +35,8 @@ const KNOBS: &[Knob] = &[
            doc: "Sections holding fake-offline marks at once (each keeps a mark per sub-section)." },
     Knob { name: "SPARSEMEM_MAX_GROUPS", default: 256, min: 1, max: 511, power_of_two: false,
            doc: "Memory groups registered at once (511 at most: a block record keeps its group id in 9 bits)." },
+    Knob { name: "SPARSEMEM_FLAT_VALID_SUBSECTIONS", default: 1 << 22, min: 64, max: 1 << 31, power_of_two: true,
+           doc: "Sub-sections of the flat valid bitmap, one bit each, from address 0 up: pfn_valid below them is one load (1 << 22: 512 KiB, the first 8 TiB in 2 MiB sub-sections)." },
 ];
 
 fn main() {

@@ -33,7 +33,8 @@
 //!   states the shape they share (validate and reserve, then a commit that cannot fail).
 //! - `memory/`: memory blocks and their states, zones and the zone rules (`policy`),
 //!   per-node zone spans, the boot RAM ranges.
-//! - `section/`: the two-level section table, one section's atomic entry, runs of
+//! - `section/`: the two-level section table, the flat valid bitmap that mirrors it for
+//!   the low address space (`flat`), one section's atomic entry, runs of
 //!   locked sections, the per-sub-section nids of sections shared by several nodes'
 //!   device memory, and the [`geometry`] (sizes, configuration, conversions).
 //! - `addr/`: [`Pfn`], [`PhysAddr`], [`SectionNr`], [`BlockId`] and [`PfnRange`].
@@ -89,6 +90,7 @@ pub use memory::block::{BlockFlags, BlockInfo, BlockState, NID_MIXED, NID_NONE};
 pub use memory::boot_ranges::BootRange;
 pub use memory::group::{GroupInfo, GroupKind, GROUP_NONE};
 pub use memory::zone::{ValidZones, Zone, ZoneSet, ZoneSpan};
+pub use section::flat::{FlatValid, LOOKUP_VERSION};
 pub use section::SectionFlags;
 
 #[cfg(all(test, not(loom)))]

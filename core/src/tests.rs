@@ -42,3 +42,19 @@ fn init_in_place_over_garbage() {
     let mut buf = std::vec![0u8; map.snapshot_bytes()];
     map.snapshot(&mut buf).unwrap();
 }
+
+/// `init` clears every bit of the flat valid bitmap that the map's table set,
+/// whatever the geometry before and after (the public tests compare the bitmap with
+/// the table pfn by pfn; this checks the words it has no query for).
+#[test]
+fn init_leaves_the_flat_bitmap_clear() {
+    let map = SparseMap::new_boxed(&crate::Config::x86_64()).unwrap();
+    assert!(map.flat.is_clear());
+    map.boot_add_ram(0, 0, 3 << 30).unwrap();
+    map.boot_finish().unwrap();
+    map.add_device(0, 40 << 30, 6 << 20).unwrap();
+    map.add_memory(1, 8 << 30, 256 << 20, &()).unwrap();
+    assert!(!map.flat.is_clear());
+    map.init(&crate::Config::arm64_64k()).unwrap();
+    assert!(map.flat.is_clear());
+}

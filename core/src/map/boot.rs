@@ -123,6 +123,8 @@ impl SparseMap {
                     | SectionFlags::ONLINE
                     | SectionFlags::EARLY,
             );
+            // After the table: every pfn of an early section is valid.
+            self.flat.set_section(&g, piece.nr);
         }
     }
 

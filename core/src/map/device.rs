@@ -159,6 +159,10 @@ impl SparseMap {
             && sec
                 .swap_states(a, b, SubState::Absent, SubState::Device)
                 .is_ok();
+        // The flat bitmap after the states (an early section's bits are set already).
+        if done && !w.flags().contains(SectionFlags::EARLY) {
+            self.flat.set_in(g, g.section_of(r.start), a, b);
+        }
         sec.fast_exit(if done {
             b.saturating_sub(a).saturating_add(1)
         } else {
@@ -178,9 +182,27 @@ impl SparseMap {
         if !sec.fast_enter(n) {
             return false;
         }
+        // Registered: the section stays valid and keeps EARLY or not until we leave.
+        // Outside an early section the sub-sections go invalid, so their bits in the
+        // flat bitmap are cleared before the states (section/flat.rs), and that clear
+        // is the claim: only if every bit is set, so a remover never clears bits of
+        // sub-sections it does not remove (another remover's, whose claim won, or an
+        // add's that has not set them yet). A lost claim takes the exclusive path.
+        let nr = g.section_of(r.start);
+        let in_bitmap = !sec.flags().contains(SectionFlags::EARLY);
+        if in_bitmap && !self.flat.claim_clear_in(g, nr, a, b) {
+            sec.fast_exit(n);
+            return false;
+        }
         let done = sec
             .swap_states(a, b, SubState::Device, SubState::Absent)
             .is_ok();
+        if !done && in_bitmap {
+            // Set bits are valid sub-sections, and no other writer changed them
+            // since the claim; only RAM beside device memory in a hot-added section
+            // (a restored snapshot may hold one) gets here: put the bits back.
+            self.flat.set_in(g, nr, a, b);
+        }
         // A failed remover gives back the count it took.
         sec.fast_exit(if done { 0 } else { n });
         done
@@ -238,6 +260,8 @@ impl SparseMap {
                 }
                 // Release: the states above are published with VALID.
                 sec.set_flags(f);
+                // The flat bitmap after the table (section/flat.rs).
+                self.flat.set_in(&g, c.nr, c.first, c.last);
             }
             // ZONE_DEVICE spans never shrink, so a span that covers the range already
             // is final: only a growing span takes the (global) zones lock.
@@ -296,6 +320,11 @@ impl SparseMap {
                     .count_in(0, top, |st| st != SubState::Absent)
                     .saturating_sub(mine);
                 sec.count_devices(0, mine);
+                // The flat bitmap before the table (section/flat.rs): the range goes
+                // invalid unless the section is early (then every pfn stays valid).
+                if !sec.flags().contains(SectionFlags::EARLY) {
+                    self.flat.clear_in(&g, c.nr, c.first, c.last);
+                }
                 if others == 0 {
                     // The last sub-section goes: every flag (VALID first among them) is
                     // cleared before the states, so a reader that sees a cleared state

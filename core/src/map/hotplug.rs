@@ -141,9 +141,11 @@ impl SparseMap {
                     }
                 }
                 let top = g.subsections_per_section().wrapping_sub(1);
-                for (_, sec) in locked.iter() {
+                for (nr, sec) in locked.iter() {
                     sec.fill(0, top, SubState::Ram);
                     sec.set_flags(SectionFlags::PRESENT | SectionFlags::VALID);
+                    // The flat bitmap after the table (section/flat.rs).
+                    self.flat.set_section(&g, nr);
                 }
             });
         }
@@ -235,12 +237,15 @@ impl SparseMap {
         let (first, last) = self.geometry().section_bounds(r);
         let (held, proof) = h.split();
         let locked = LockedSections::lock(&self.table, held, first, last).ok_or(Error::NoEnt)?;
-        let top = self.geometry().subsections_per_section().wrapping_sub(1);
+        let g = self.geometry();
+        let top = g.subsections_per_section().wrapping_sub(1);
         self.commit(|| {
-            for (_, sec) in locked.iter() {
-                // The flags and the block view go first, in one store (Release), so no
-                // reader trusts the states being cleared; fake-offline marks go with
-                // the memory (their word bit went with the flags).
+            for (nr, sec) in locked.iter() {
+                // The flat bitmap before the table (section/flat.rs), then the flags
+                // and the block view, in one store (Release), so no reader trusts the
+                // states being cleared; fake-offline marks go with the memory (their
+                // word bit went with the flags).
+                self.flat.clear_section(&g, nr);
                 sec.clear_all();
                 sec.fill(0, top, SubState::Absent);
                 self.fake.release(sec);

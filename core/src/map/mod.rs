@@ -25,6 +25,7 @@ use crate::memory::spans::Zones;
 use crate::memory::zone::{Zone, ZoneSpan};
 use crate::repr::u8_enum;
 use crate::section::fake_offline::FakeOffline;
+use crate::section::flat::FlatValid;
 use crate::section::geometry::{AutoOnline, Config, Geometry, MemmapOnMemory, OnlinePolicy};
 use crate::section::shared_nids::SharedNids;
 use crate::section::table::Table;
@@ -106,9 +107,9 @@ impl Policy {
 /// ```
 ///
 /// Layout: `repr(C)` fixes the field order so that what every reader loads (the
-/// geometry words, then the root array at the start of the table) never shares a cache
-/// line with what writers store on every operation (the hotplug lock and the
-/// transition count, last). With the compiler's order they shared one line and a
+/// geometry words and the flat valid bitmap's description, then the bitmap and the
+/// root array at the start of the table) never shares a cache line with what writers
+/// store on every operation (the hotplug lock and the transition count, last). With the compiler's order they shared one line and a
 /// writer churning on another core cost readers a fifth of their throughput.
 #[derive(Debug)]
 #[repr(C)]
@@ -132,6 +133,9 @@ pub struct SparseMap {
     policy: Atomic64,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
+    /// The flat valid bitmap of the low address space and its description for C
+    /// (`section/flat.rs`): `pfn_valid` below its limit reads only this.
+    pub(crate) flat: FlatValid,
     /// ZONE_DMA end and ZONE_DMA32 end: the address rule for boot RAM's zones.
     pub(crate) addr_zones: AddrZones,
     pub(crate) table: Table,
@@ -177,6 +181,7 @@ impl SparseMap {
                 init_ratio: AtomicU32::new(0),
                 policy: Atomic64::new(0),
                 phase: AtomicU32::new(0),
+                flat: FlatValid::new(),
                 transitions: AtomicUsize::new(0),
                 table: Table::new(),
                 boot: BootRanges::new(),
@@ -239,6 +244,9 @@ impl SparseMap {
     /// the map is then unchanged. Must not run concurrently with any other call.
     pub fn init(&self, cfg: &Config) -> Result<()> {
         let g = cfg.validate()?;
+        // The bitmap holds only valid sections of the table: clear those, laid out as
+        // the previous geometry laid them out, before the table forgets them.
+        self.flat.forget(&self.geometry(), &self.table);
         self.table.reset();
         self.boot.reset();
         self.zones.reset();
@@ -247,6 +255,7 @@ impl SparseMap {
         self.fake.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
+        self.flat.describe(g.pfn_subsection_shift());
         let opts = u32::from(g.block_shift)
             | u32::from(cfg.movable_node) << 8
             | u32::from(cfg.auto_online as u8) << 16;

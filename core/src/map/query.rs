@@ -9,6 +9,7 @@ use crate::map::SparseMap;
 use crate::memory::block::NID_NONE;
 use crate::memory::zone::Zone;
 use crate::repr::u8_enum;
+use crate::section::flat::FlatValid;
 use crate::section::geometry::Geometry;
 use crate::section::{Section, SectionFlags, SubState};
 
@@ -140,10 +141,33 @@ impl SparseMap {
     /// Linux `pfn_valid()`: false beyond `max_phys_bits` and for absent sections, true
     /// for every pfn of an early section (holes included), else the sub-section's
     /// active bit.
+    ///
+    /// Below the flat valid bitmap's limit (`capacity::FLAT_VALID_SUBSECTIONS`
+    /// sub-sections) the answer is one bit of it, kept in step with the table
+    /// (`section/flat.rs`); above it, the two-level table answers.
     #[inline]
     pub fn pfn_valid(&self, pfn: Pfn) -> bool {
+        match self.flat.pfn_valid(pfn.0) {
+            Some(valid) => valid,
+            None => self.pfn_valid_in_table(pfn),
+        }
+    }
+
+    /// The flat valid bitmap and its lookup description (the C ABI's `smem_lookup`):
+    /// what an inline reader in another language reads to answer `pfn_valid` below the
+    /// bitmap's limit, as Linux's inline `pfn_valid` reads `mem_section`.
+    pub fn flat_valid(&self) -> &FlatValid {
+        &self.flat
+    }
+
+    /// `pfn_valid` from the two-level table: the geometry, the root entry, the flag
+    /// word, and the sub-section's state when the flags do not answer. Cold: out of
+    /// line and laid out away from the bitmap's path, which then falls through.
+    #[cold]
+    #[inline(never)]
+    fn pfn_valid_in_table(&self, pfn: Pfn) -> bool {
         // `view` without its state load when the flags already answer: most pfns of a
-        // machine lie in early sections, and this is the hottest query.
+        // machine lie in early sections.
         let Some((g, sec)) = self.pfn_section(pfn) else {
             return false;
         };

@@ -21,6 +21,7 @@
 //! this word alone.
 
 pub(crate) mod fake_offline;
+pub mod flat;
 pub mod geometry;
 pub(crate) mod locked;
 pub(crate) mod shared_nids;

@@ -635,7 +635,13 @@ impl SparseMap {
         check_crc(buf)?;
         let h = self.read_header(&mut Reader { buf, pos: 0 }, buf.len())?;
         self.apply(buf, &h, false)?;
-        self.apply(buf, &h, true)
+        // The flat valid bitmap follows the table: cleared while the table still
+        // says which sections it holds, loaded from the table written.
+        let g = self.geometry();
+        self.flat.forget(&g, &self.table);
+        let written = self.apply(buf, &h, true);
+        self.flat.load(&g, &self.table);
+        written
     }
 
     /// Reads the records after the header; with `write` false only validates them
