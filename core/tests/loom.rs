@@ -392,3 +392,96 @@ fn fast_subsection_writers_against_the_exclusive_path() {
         assert_eq!(map.section_info(sparsemem::SectionNr(1)), Err(Error::NoEnt));
     });
 }
+
+/// The table's own `pfn_valid` answer (`pfn_info` reads the table, never the flat
+/// valid bitmap that `pfn_valid` reads in the loom build's first 16 sections).
+fn table_valid(map: &SparseMap, p: Pfn) -> bool {
+    map.pfn_info(p).is_ok_and(|i| i.valid)
+}
+
+/// Against an add, the bitmap is set after the table: a reader that sees the bit and
+/// then asks the table finds the pfn valid there too.
+fn bit_implies_table_after(map: &SparseMap, p: Pfn) {
+    let bit = map.pfn_valid(p);
+    assert!(
+        !bit || table_valid(map, p),
+        "{p}: the bit set before the table"
+    );
+}
+
+/// Against a removal, the bitmap is cleared before the table: a reader that finds the
+/// pfn gone from the table and then asks the bitmap finds it gone there too.
+fn table_gone_implies_bit_gone(map: &SparseMap, p: Pfn) {
+    let table = table_valid(map, p);
+    assert!(
+        table || !map.pfn_valid(p),
+        "{p}: the bit cleared after the table"
+    );
+}
+
+/// The flat valid bitmap against the exclusive device path (section/flat.rs): the
+/// first add of a section sets the bit after the table, the removal of its last
+/// sub-section clears it before; a call that returned is seen by the bitmap.
+#[test]
+fn flat_bitmap_against_the_first_add_and_the_last_removal_of_a_section() {
+    model("flat bitmap vs exclusive add", || {
+        let map = booted();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || bit_implies_table_after(&m2, Pfn(S1)));
+        map.add_device(0, 128 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(map.pfn_valid(Pfn(S1)));
+    });
+    model("flat bitmap vs exclusive remove", || {
+        let map = booted();
+        map.add_device(0, 128 * MIB, 2 * MIB).unwrap();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || table_gone_implies_bit_gone(&m2, Pfn(S1)));
+        map.remove_device(128 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(!map.pfn_valid(Pfn(S1)));
+    });
+}
+
+/// The flat valid bitmap against the sub-section fast path: a fast add sets the bit
+/// after its states; two removers race for one sub-section, and only the one whose
+/// claim of the bits wins clears them (before its states); the loser clears nothing,
+/// so the neighbouring sub-section that stays reads valid throughout.
+#[test]
+fn flat_bitmap_against_the_fast_path_and_racing_removers() {
+    // Section 1 holds device memory at `a` and the sub-section after `b` (both stay,
+    // so both removers of `b` may take the fast path), and node 0's span covers `b`.
+    let setup = || {
+        let map = booted();
+        map.add_device(0, SECTION, 6 * MIB).unwrap();
+        map
+    };
+    let (a, b) = (Pfn(S1), Pfn(S1 + 512));
+    model("flat bitmap vs fast add", move || {
+        let map = setup();
+        map.remove_device(SECTION + 2 * MIB, 2 * MIB).unwrap();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || bit_implies_table_after(&m2, b));
+        map.add_device(0, SECTION + 2 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(map.pfn_valid(b) && map.pfn_valid(a));
+    });
+    model("flat bitmap vs racing fast removers", move || {
+        let map = setup();
+        let (m2, m3) = (map.clone(), map.clone());
+        let other = thread::spawn(move || m2.remove_device(SECTION + 2 * MIB, 2 * MIB));
+        let reader = thread::spawn(move || {
+            table_gone_implies_bit_gone(&m3, b);
+            assert!(m3.pfn_valid(a), "a sub-section no one removes read invalid");
+        });
+        let mine = map.remove_device(SECTION + 2 * MIB, 2 * MIB);
+        let theirs = other.join().unwrap();
+        reader.join().unwrap();
+        assert!(
+            mine.is_ok() != theirs.is_ok(),
+            "exactly one remover wins: {mine:?} {theirs:?}"
+        );
+        assert!(!map.pfn_valid(b) && !table_valid(&map, b));
+        assert!(map.pfn_valid(a) && table_valid(&map, a));
+    });
+}

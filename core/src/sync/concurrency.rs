@@ -40,6 +40,7 @@
 //! | `Leaf::root` | leaf assignment | Release; Acquire in walks |
 //! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock; `restore`, which runs alone, by plain stores | every change one read-modify-write with Release (restore: Release stores); loads Acquire |
 //! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
+//! | flat valid bitmap words (`section/flat.rs`) | every writer that changes a sub-section's valid state, holding it (section locks, boot before Running, the fast device path's claim, which is the bitmap's own compare-and-swap) | set (Release) after the table publishes the sub-section valid, cleared before it stops; loads Acquire. The bitmap is a subset of the table's valid sub-sections at every instant |
 //! | block record (`Section::block`) | block transitions, under the hotplug lock | Release; Acquire |
 //! | device nid (in the flag word) | device ops, under the section lock (compare-and-swap keeps the lock bit and what lock-free writers change) | stored before the Device states it names, cleared after the last of them |
 //! | shared-section nids (`section/shared_nids.rs`) | device ops, under the section lock | owner claimed before the flag word says "shared", each sub-section's nid (Release) before its Device state; released after the word stops saying "shared"; loads Acquire |
@@ -64,8 +65,16 @@
 //! changes, it changes in the same compare-and-swap as the view, so ONLINE is never
 //! seen with the block's state or zone of before.
 //!
-//! *Readers*: `pfn_valid`, `pfn_online`, `next_valid_pfn` load the flag word (Acquire)
-//! and then, if VALID, the state: both from before or both consistent with after, by
+//! *The flat valid bitmap* (`section/flat.rs`) mirrors the table's `pfn_valid` answer
+//! for the low address space: every writer sets a sub-section's bit after the table says
+//! valid and clears it before the table stops saying so, so the set bits are a subset of
+//! the table's valid sub-sections at every instant and a bit's answer is one the table
+//! had during the call. A fast device remover clears its bits by a compare-and-swap that
+//! succeeds only if all of them are set: that is its claim, so a remover that loses a race
+//! for the same sub-sections clears nothing.
+//!
+//! *Readers*: `pfn_valid` below the bitmap's limit loads one bitmap word (Acquire); above
+//! it, and `pfn_online`, `next_valid_pfn`, load the flag word (Acquire) and then, if VALID, the state: both from before or both consistent with after, by
 //! the orders above. `pfn_info` loads the word (flags and block view in one load), the
 //! state, and the word again: if the section went absent meanwhile the answer is
 //! "absent" (after the removal); a Device state takes its nid from the second load,
@@ -101,7 +110,10 @@
 //! online racing an offline, a snapshot racing a device add, a snapshot racing a
 //! writer that crosses two leaves handed out in descending order (the deadlock of the
 //! old leaf-order `lock_all`), and `pfn_info` against `add_memory` and an online to
-//! Movable. `tests/stress.rs` and `c-tests/test_threads.c` run readers that check every
+//! Movable, and the flat valid bitmap against the first add and last removal of a section
+//! and against the fast path with two removers racing for one sub-section
+//! (`tests/flat_valid.rs` compares the bitmap with the table on every pfn of the test
+//! machines after every kind of writer). `tests/stress.rs` and `c-tests/test_threads.c` run readers that check every
 //! `pfn_info` field against the operation in flight, a snapshotter, and writers on
 //! device ranges (one crossing two leaves) and blocks, with a watchdog that fails the
 //! test when a thread makes no progress. The test suite runs under Miri.
