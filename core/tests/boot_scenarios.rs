@@ -519,7 +519,6 @@ fn boot_add_ram_errors_change_nothing() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri")]
 fn boot_add_ram_ranges_past_the_range_capacity_are_nomem() {
     let map = x86();
     let cap = sparsemem::capacity::MAX_BOOT_RANGES as u64;
@@ -580,7 +579,6 @@ fn next_valid_pfn_skips_whole_sections_and_leaves() {
 }
 
 #[test]
-#[cfg_attr(miri, ignore = "slow under Miri")]
 fn section_flags_and_block_nids_never_bleed_across_nodes() {
     // Linux once stored the boot nid over the section flag bits (fixed by "mm/sparse:
     // set SECTION_NID_SHIFT to 6", 5.14): nid >= 2 must never set taint or early bits.
