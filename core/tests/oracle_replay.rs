@@ -9,7 +9,8 @@
 //! command line. Each pc-dimm is what the ACPI driver makes of it: a static group of the
 //! DIMM's size on its node and `add_memory_ex` with memmap_on_memory where supported; its
 //! address is the one `info memory-devices` reports. A `device_del` that the trace shows
-//! completed is `offline_and_remove_memory` and `group_unregister`.
+//! completed is `offline_and_remove_memory` and `group_unregister`. An nvdimm's devdax
+//! namespace is device memory, and kmem's System RAM a static group (`apply_dax`).
 //!
 //! A disagreement with the kernel fails the test unless it is listed in `KNOWN`, with why;
 //! a listed one that no longer happens fails too, so the list stays true.
@@ -201,16 +202,29 @@ fn zone_lines(map: &SparseMap, nodes: usize) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for nid in 0..nodes as i32 {
         for z in ZONES {
-            if let Ok(s) = map.zone_span(nid, z) {
-                let spanned = s.end.0 - s.start.0;
-                out.insert(format!(
+            let Ok(s) = map.zone_span(nid, z) else {
+                continue;
+            };
+            let spanned = s.end.0 - s.start.0;
+            // /proc/zoneinfo has no start_pfn for a zone with no present pages.
+            out.insert(if s.present_pages == 0 {
+                format!("zone node{nid} {z} start_pfn=? spanned={spanned} present=0")
+            } else {
+                format!(
                     "zone node{nid} {z} start_pfn={:#x} end_pfn={:#x} spanned={spanned} present={}",
                     s.start.0, s.end.0, s.present_pages
-                ));
-            }
+                )
+            });
         }
     }
     out
+}
+
+/// `[start, end)` of an iomem line (nesting spaces allowed) naming `what`.
+fn iomem_range(line: &str, what: &str) -> Option<(u64, u64)> {
+    let r = line.strip_prefix("iomem ")?.strip_suffix(what)?.trim();
+    let (a, b) = r.split_once('-')?;
+    Some((hex(a), hex(b) + 1))
 }
 
 struct Dimm {
@@ -226,6 +240,11 @@ struct Replay<'t> {
     backends: HashMap<String, u64>,
     addrs: HashMap<String, u64>,
     dimms: HashMap<String, Dimm>,
+    /// dax/kmem: the pmem namespace (start, end), the dax device's range as the last
+    /// iomem lines showed it, and the kmem memory with its group.
+    pmem: Option<(u64, u64)>,
+    dax: Option<(u64, u64)>,
+    kmem: Option<Dimm>,
     /// (kernel MemTotal kB, sparsemem online pages) at the last snapshot.
     memtotal: Option<(u64, u64)>,
     mismatches: Vec<String>,
@@ -250,6 +269,9 @@ impl<'t> Replay<'t> {
             backends: HashMap::new(),
             addrs,
             dimms: HashMap::new(),
+            pmem: None,
+            dax: None,
+            kmem: None,
             memtotal: None,
             mismatches: Vec::new(),
             compared: 0,
@@ -269,7 +291,9 @@ impl<'t> Replay<'t> {
     /// What the step does to the machine, before its output is compared.
     fn apply(&mut self, step: &Step) {
         let d = step.directive.as_str();
-        if let Some(args) = d.strip_prefix("hmp object_add memory-backend-ram,") {
+        if d.starts_with("guest ") && d.contains("daxctl") || d.contains("create-namespace") {
+            self.apply_dax(step);
+        } else if let Some(args) = d.strip_prefix("hmp object_add memory-backend-ram,") {
             let id = qemu_arg(args, "id").unwrap().to_string();
             self.backends
                 .insert(id, size(qemu_arg(args, "size").unwrap()));
@@ -324,6 +348,49 @@ impl<'t> Replay<'t> {
                     p.auto_movable_numa_aware,
                 )
                 .unwrap();
+        }
+    }
+
+    /// An nvdimm namespace on node `target_node`: in devdax mode its whole range is
+    /// ZONE_DEVICE memory (device_dax's memremap_pages); `reconfigure-device -m
+    /// system-ram` hands the dax range, cut to whole blocks, to kmem (one static group,
+    /// add_memory_driver_managed without memmap_on_memory); `offline-memory` offlines
+    /// those blocks; back to devdax removes them and maps the namespace again.
+    fn apply_dax(&mut self, step: &Step) {
+        let d = step.directive.as_str();
+        let out = step.out.join("\n");
+        let nid = || -> i32 {
+            let t = out.split("\"target_node\":").nth(1).expect("target_node");
+            t.split(',').next().unwrap().parse().unwrap()
+        };
+        let (ps, pe) = self.pmem.expect("a Persistent Memory iomem line");
+        let block = 128 << 20;
+        if d.contains("create-namespace") && d.contains("-m devdax") {
+            self.map.add_device(nid(), ps, pe - ps).unwrap();
+        } else if d.contains("reconfigure-device -m system-ram") {
+            let nid = nid();
+            self.map.remove_device(ps, pe - ps).unwrap();
+            let (ds, de) = self.dax.expect("a dax0.0 iomem line");
+            let (start, end) = (ds.next_multiple_of(block), de / block * block);
+            let group = self
+                .map
+                .group_register_static(nid, (end - start) / 4096)
+                .unwrap();
+            self.map
+                .add_memory_ex(NID_NONE, group, start, end - start, MhpFlags::empty(), &())
+                .unwrap();
+            let size = end - start;
+            self.kmem = Some(Dimm { start, size, group });
+        } else if d.contains("daxctl offline-memory") {
+            let k = self.kmem.as_ref().unwrap();
+            for id in k.start / block..(k.start + k.size) / block {
+                self.map.offline_block(BlockId(id), &()).unwrap();
+            }
+        } else if d.contains("reconfigure-device -f -m devdax") {
+            let k = self.kmem.take().unwrap();
+            self.map.remove_memory(k.start, k.size).unwrap();
+            self.map.group_unregister(k.group).unwrap();
+            self.map.add_device(nid(), ps, pe - ps).unwrap();
         }
     }
 
@@ -428,6 +495,10 @@ impl<'t> Replay<'t> {
                     || line.starts_with("memory") && line.ends_with(" absent")
                 {
                     self.compare_block(step, line);
+                } else if let Some(r) = iomem_range(line, " : Persistent Memory") {
+                    self.pmem = Some(r);
+                } else if let Some(r) = iomem_range(line, " : dax0.0") {
+                    self.dax = Some(r);
                 } else if let Some(m) = line.split("MemTotal: ").nth(1) {
                     memtotal = Some(m.trim_end_matches(" kB").parse().unwrap());
                 }
@@ -504,4 +575,9 @@ fn auto_movable_ratio_50_machine_wide() {
 #[test]
 fn memmap_on_memory_one_and_two_block_dimms() {
     replay("mom");
+}
+
+#[test]
+fn dax_kmem_system_ram_and_back() {
+    replay("dax-kmem");
 }
