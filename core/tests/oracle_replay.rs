@@ -10,7 +10,10 @@
 //! DIMM's size on its node and `add_memory_ex` with memmap_on_memory where supported; its
 //! address is the one `info memory-devices` reports. A `device_del` that the trace shows
 //! completed is `offline_and_remove_memory` and `group_unregister`. An nvdimm's devdax
-//! namespace is device memory, and kmem's System RAM a static group (`apply_dax`).
+//! namespace is device memory, and kmem's System RAM a static group (`apply_dax`). A
+//! virtio-mem device runs a model of Linux 6.1's driver in sub-block mode (`VirtioMem`):
+//! which blocks it adds, which sub-blocks it fake-offlines, when it removes a block; the
+//! device's plugged size and the guest's sub-block maps are compared too.
 //!
 //! A disagreement with the kernel fails the test unless it is listed in `KNOWN`, with why;
 //! a listed one that no longer happens fails too, so the list stays true.
@@ -37,6 +40,8 @@ struct Trace {
     /// Boot RAM per node, in bytes, in node order.
     numa: Vec<u64>,
     cmdline: String,
+    /// The scenario's extra QEMU arguments (a virtio-mem device).
+    qemu: String,
     steps: Vec<Step>,
 }
 
@@ -61,11 +66,14 @@ fn load(name: &str) -> Trace {
         "{name}: incomplete trace"
     );
     let (mut numa, mut cmdline, mut steps) = (Vec::new(), String::new(), Vec::<Step>::new());
+    let mut qemu = String::new();
     for line in text.lines() {
         if let Some(h) = line.strip_prefix("# numa: ") {
             let (sizes, cmd) = h.split_once(" | kernel cmdline: ").unwrap();
             numa = sizes.split_whitespace().map(size).collect();
             cmdline = cmd.to_string();
+        } else if let Some(q) = line.strip_prefix("# qemu extra: ") {
+            qemu = q.to_string();
         } else if let Some((n, d)) = line
             .strip_prefix('[')
             .and_then(|l| l.split_once("] "))
@@ -88,6 +96,7 @@ fn load(name: &str) -> Trace {
         name: name.to_string(),
         numa,
         cmdline,
+        qemu,
         steps,
     }
 }
@@ -245,6 +254,7 @@ struct Replay<'t> {
     pmem: Option<(u64, u64)>,
     dax: Option<(u64, u64)>,
     kmem: Option<Dimm>,
+    vm: Option<VirtioMem>,
     /// (kernel MemTotal kB, sparsemem online pages) at the last snapshot.
     memtotal: Option<(u64, u64)>,
     mismatches: Vec<String>,
@@ -263,15 +273,18 @@ impl<'t> Replay<'t> {
                 addrs.insert(id.clone(), hex(a));
             }
         }
+        let map = boot(t);
+        let vm = VirtioMem::probe(t, &map);
         Replay {
             t,
-            map: boot(t),
             backends: HashMap::new(),
             addrs,
+            map,
             dimms: HashMap::new(),
             pmem: None,
             dax: None,
             kmem: None,
+            vm,
             memtotal: None,
             mismatches: Vec::new(),
             compared: 0,
@@ -293,6 +306,15 @@ impl<'t> Replay<'t> {
         let d = step.directive.as_str();
         if d.starts_with("guest ") && d.contains("daxctl") || d.contains("create-namespace") {
             self.apply_dax(step);
+        } else if let Some(bytes) = d.strip_prefix("hmp qom-set vm0 requested-size ") {
+            let vm = self.vm.as_mut().expect("a virtio-mem device");
+            vm.request(&self.map, bytes.parse().unwrap());
+        } else if d.starts_with("wait_qom vm0 size ") {
+            // The device's plugged size, as the driver left it.
+            let kernel = step.out[0].split(" = ").nth(1).unwrap();
+            let kernel = kernel.split(' ').next().unwrap().to_string();
+            let lib = (self.vm.as_ref().unwrap().plugged() * SB).to_string();
+            self.differ(step, "virtio-mem size", &kernel, &lib);
         } else if let Some(args) = d.strip_prefix("hmp object_add memory-backend-ram,") {
             let id = qemu_arg(args, "id").unwrap().to_string();
             self.backends
@@ -476,7 +498,15 @@ impl<'t> Replay<'t> {
             let what = z.split(" start_pfn").next().unwrap().to_string();
             self.differ(step, &what, k, l);
         }
-        let online = self.map.stats().online_pages;
+        // Linux's MemTotal counts managed pages: never memmap pages (not online in
+        // sparsemem) nor fake-offline ones (online in sparsemem, so taken off here).
+        let fake: u64 = self
+            .map
+            .blocks()
+            .filter(|b| b.state == BlockState::Online)
+            .map(|b| b.fake_offline_pages)
+            .sum();
+        let online = self.map.stats().online_pages - fake;
         if let Some((kb, pages)) = self.memtotal.replace((memtotal_kb, online)) {
             let k = format!("{:+} pages", (memtotal_kb as i64 - kb as i64) / 4);
             let l = format!("{:+} pages", online as i64 - pages as i64);
@@ -495,6 +525,10 @@ impl<'t> Replay<'t> {
                     || line.starts_with("memory") && line.ends_with(" absent")
                 {
                     self.compare_block(step, line);
+                } else if let Some(rest) = line.strip_prefix("subblocks memory") {
+                    let (id, kernel) = rest.split_once(": ").unwrap();
+                    let lib = subblock_map(&self.map, id.parse().unwrap());
+                    self.differ(step, &format!("memory{id} sub-blocks"), kernel, &lib);
                 } else if let Some(r) = iomem_range(line, " : Persistent Memory") {
                     self.pmem = Some(r);
                 } else if let Some(r) = iomem_range(line, " : dax0.0") {
@@ -580,4 +614,257 @@ fn memmap_on_memory_one_and_two_block_dimms() {
 #[test]
 fn dax_kmem_system_ram_and_back() {
     replay("dax-kmem");
+}
+
+/// Bytes per virtio-mem sub-block (the traces' 2M device block size) and per memory block.
+const SB: u64 = 2 << 20;
+const MB: u64 = 128 << 20;
+const SBS_PER_MB: usize = (MB / SB) as usize;
+
+/// What the guest's `sb` helper prints for block `id`: per sub-block, `.` for online, `x`
+/// for not online in an online block (fake-offline), `n` in an offline block.
+fn subblock_map(map: &SparseMap, id: u64) -> String {
+    let Ok(b) = map.block_info(BlockId(id)) else {
+        return "absent".into();
+    };
+    (0..SBS_PER_MB as u64)
+        .map(|i| {
+            let pfn = sparsemem::Pfn((b.start.0 + i * SB) / 4096);
+            match (map.pfn_online(pfn), b.state == BlockState::Online) {
+                (true, _) => '.',
+                (false, true) => 'x',
+                (false, false) => 'n',
+            }
+        })
+        .collect()
+}
+
+/// Linux 6.1's virtio-mem driver in sub-block mode (drivers/virtio/virtio_mem.c), as far
+/// as the traces exercise it: a dynamic group of one-block units; plugging fills partly
+/// plugged blocks first (kernel, Movable, offline ones, lowest sub-blocks first), then
+/// adds the lowest unused blocks; unplugging goes through partly plugged offline, offline,
+/// partly plugged Movable, partly plugged kernel, Movable, then kernel blocks, highest
+/// block first: a whole fully plugged block in one go if the request covers it, else
+/// sub-blocks from the top; a block left with nothing plugged is offlined and removed.
+/// Unplugged sub-blocks of an added block are fake-offline.
+struct VirtioMem {
+    start: u64,
+    group: u32,
+    /// Plugged sub-blocks of each memory block of the region; `None` while not added.
+    mbs: Vec<Option<[bool; SBS_PER_MB]>>,
+    /// Sub-blocks the page allocator would not give back, as the trace's sub-block maps
+    /// show them (plugged after a shrink that fell short); out of scope for sparsemem.
+    refused: BTreeSet<(usize, usize)>,
+}
+
+impl VirtioMem {
+    /// The device of the trace's QEMU arguments, at the address `info memory-devices`
+    /// reports; its driver registers the group at boot.
+    fn probe(t: &Trace, map: &SparseMap) -> Option<VirtioMem> {
+        let dev = t
+            .qemu
+            .split_whitespace()
+            .find(|a| a.starts_with("virtio-mem-pci,"))?;
+        assert_eq!(
+            qemu_arg(dev, "block-size"),
+            Some("2M"),
+            "modelled: 2M sub-blocks"
+        );
+        let nid: i32 = qemu_arg(dev, "node").unwrap().parse().unwrap();
+        let memdev = qemu_arg(dev, "memdev").unwrap();
+        let backend = t
+            .qemu
+            .split_whitespace()
+            .find(|a| a.contains(&format!("id={memdev},")))?;
+        let region = size(qemu_arg(backend, "size").unwrap());
+        let start = t
+            .steps
+            .iter()
+            .flat_map(|s| &s.out)
+            .find_map(|l| l.strip_prefix("  memaddr: "))
+            .map(hex)
+            .expect("info memory-devices");
+        let group = map.group_register_dynamic(nid, MB / 4096).unwrap();
+        // Refused sub-blocks: plugged in an online block of a map taken after a shrink
+        // that fell short of its request (the device's size never reached it).
+        let mut refused = BTreeSet::new();
+        let mut short = false;
+        for line in t
+            .steps
+            .iter()
+            .flat_map(|s| std::iter::once(&s.directive).chain(&s.out))
+        {
+            if line.starts_with("hmp qom-set vm0 requested-size ") {
+                short = false;
+            } else if line.starts_with("qom vm0.size = ") && line.contains("(TIMEOUT") {
+                short = true;
+            }
+            if let (true, Some(rest)) = (short, line.strip_prefix("subblocks memory")) {
+                let (id, m) = rest.split_once(": ").unwrap();
+                let mb = ((id.parse::<u64>().unwrap() * MB - start) / MB) as usize;
+                if m.contains('x') {
+                    refused.extend(
+                        m.chars()
+                            .enumerate()
+                            .filter(|(_, c)| *c == '.')
+                            .map(|(i, _)| (mb, i)),
+                    );
+                }
+            }
+        }
+        Some(VirtioMem {
+            start,
+            group,
+            mbs: vec![None; (region / MB) as usize],
+            refused,
+        })
+    }
+
+    fn plugged(&self) -> u64 {
+        self.mbs
+            .iter()
+            .flatten()
+            .map(|m| m.iter().filter(|p| **p).count() as u64)
+            .sum()
+    }
+
+    fn addr(&self, mb: usize, sb: usize) -> u64 {
+        self.start + mb as u64 * MB + sb as u64 * SB
+    }
+
+    /// The block's driver state: None = unused; else (zone if online, fully plugged).
+    fn state(&self, map: &SparseMap, mb: usize) -> Option<(Option<Zone>, bool)> {
+        let plugged = self.mbs[mb]?;
+        let b = map.block_info(BlockId(self.addr(mb, 0) / MB)).unwrap();
+        let zone = (b.state == BlockState::Online).then_some(b.zone);
+        Some((zone, plugged.iter().all(|p| *p)))
+    }
+
+    fn request(&mut self, map: &SparseMap, bytes: u64) {
+        let (want, have) = (bytes / SB, self.plugged());
+        if want > have {
+            self.plug(map, want - have);
+        } else {
+            self.unplug(map, have - want);
+        }
+    }
+
+    fn plug(&mut self, map: &SparseMap, mut nb: u64) {
+        let partial = |z: Option<Zone>| -> u8 {
+            match z {
+                Some(Zone::Movable) => 1,
+                Some(_) => 0,
+                None => 2,
+            }
+        };
+        for order in 0..3u8 {
+            for mb in 0..self.mbs.len() {
+                match self.state(map, mb) {
+                    Some((z, false)) if partial(z) == order && nb > 0 => {
+                        self.plug_in(map, mb, &mut nb)
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for mb in 0..self.mbs.len() {
+            if nb == 0 {
+                break;
+            }
+            if self.mbs[mb].is_none() {
+                // Plug the lowest sub-blocks, add the block (auto-online applies), and
+                // keep the rest out of use.
+                self.mbs[mb] = Some([false; SBS_PER_MB]);
+                map.add_memory_ex(
+                    NID_NONE,
+                    self.group,
+                    self.addr(mb, 0),
+                    MB,
+                    MhpFlags::empty(),
+                    &(),
+                )
+                .unwrap();
+                let n = nb.min(SBS_PER_MB as u64) as usize;
+                if n < SBS_PER_MB {
+                    map.fake_offline(self.addr(mb, n), (SBS_PER_MB - n) as u64 * SB)
+                        .unwrap();
+                }
+                self.mbs[mb].as_mut().unwrap()[..n].fill(true);
+                nb -= n as u64;
+            }
+        }
+    }
+
+    /// Plugs the lowest unplugged sub-blocks of an added block (their marks go).
+    fn plug_in(&mut self, map: &SparseMap, mb: usize, nb: &mut u64) {
+        for sb in 0..SBS_PER_MB {
+            if *nb > 0 && !self.mbs[mb].unwrap()[sb] {
+                map.fake_online(self.addr(mb, sb), SB).unwrap();
+                self.mbs[mb].as_mut().unwrap()[sb] = true;
+                *nb -= 1;
+            }
+        }
+    }
+
+    fn unplug(&mut self, map: &SparseMap, mut nb: u64) {
+        // (online, Movable, fully plugged) of each pass, in the driver's order.
+        let passes = [
+            (false, false, false),
+            (false, false, true),
+            (true, true, false),
+            (true, false, false),
+            (true, true, true),
+            (true, false, true),
+        ];
+        for (online, movable, full) in passes {
+            for mb in (0..self.mbs.len()).rev() {
+                let Some((z, f)) = self.state(map, mb) else {
+                    continue;
+                };
+                if nb == 0 || z.is_some() != online || f != full {
+                    continue;
+                }
+                if online && (z == Some(Zone::Movable)) != movable {
+                    continue;
+                }
+                self.unplug_from(map, mb, &mut nb, online);
+            }
+        }
+    }
+
+    fn unplug_from(&mut self, map: &SparseMap, mb: usize, nb: &mut u64, online: bool) {
+        let whole = *nb >= SBS_PER_MB as u64
+            && self.mbs[mb].unwrap().iter().all(|p| *p)
+            && !(online && (0..SBS_PER_MB).any(|sb| self.refused.contains(&(mb, sb))));
+        if online && whole {
+            map.fake_offline(self.addr(mb, 0), MB).unwrap();
+            self.mbs[mb] = Some([false; SBS_PER_MB]);
+            *nb -= SBS_PER_MB as u64;
+        } else {
+            for sb in (0..SBS_PER_MB).rev() {
+                let plugged = self.mbs[mb].unwrap()[sb];
+                if *nb == 0 || !plugged || online && self.refused.contains(&(mb, sb)) {
+                    continue;
+                }
+                map.fake_offline(self.addr(mb, sb), SB).unwrap();
+                self.mbs[mb].as_mut().unwrap()[sb] = false;
+                *nb -= 1;
+            }
+        }
+        if self.mbs[mb].unwrap().iter().all(|p| !*p) {
+            map.offline_and_remove_memory(self.addr(mb, 0), MB, &())
+                .unwrap();
+            self.mbs[mb] = None;
+        }
+    }
+}
+
+#[test]
+fn virtio_mem_example_in_sub_block_mode() {
+    replay("g-virtio-mem");
+}
+
+#[test]
+fn virtio_mem_auto_movable_ratio_100() {
+    replay("vm-am100");
 }
