@@ -63,6 +63,7 @@ struct worker {
 };
 
 static smem_map *g_map;  /* the map every thread works on */
+static const struct smem_lookup *g_lookup; /* its description: smem_pfn_valid_inline() */
 static smem_map *g_copy; /* the snapshotter's restore target */
 static struct worker *g_snapshotter; /* NULL: none in this run */
 static long g_iters;
@@ -228,6 +229,10 @@ static void reader(struct worker *w) {
         if (!CHECK(smem_pfn_valid(g_map, boot_ram) && smem_pfn_online(g_map, boot_ram),
                    "boot RAM pfn %#llx not valid and online", (unsigned long long)boot_ram) ||
             !CHECK(!smem_pfn_valid(g_map, never), "pfn %#llx never added but valid",
+                   (unsigned long long)never) ||
+            !CHECK(smem_pfn_valid_inline(g_map, g_lookup, boot_ram) &&
+                       !smem_pfn_valid_inline(g_map, g_lookup, never),
+                   "smem_pfn_valid_inline: boot RAM invalid or %#llx valid",
                    (unsigned long long)never))
             return;
         for (uint64_t k = 0; k < 64; k++) {
@@ -257,6 +262,9 @@ static void writer(struct worker *w) {
         if (!CALL_OK(smem_add_device(g_map, HOT_NID, at, 2 * MIB)) ||
             !CHECK(smem_pfn_valid(g_map, at >> 12), "device pfn %#llx not valid after its add",
                    (unsigned long long)(at >> 12)) ||
+            !CHECK(smem_pfn_valid_inline(g_map, g_lookup, (at >> 12) + 511),
+                   "smem_pfn_valid_inline: device pfn %#llx not valid after its add",
+                   (unsigned long long)(at >> 12) + 511) ||
             !CALL_OK(smem_remove_device(g_map, at, 2 * MIB)))
             return;
         tick(w);
@@ -444,6 +452,8 @@ static void run(unsigned mask, long cross_every) {
     const char *env = getenv("SMEM_THREAD_ITERS");
     g_iters = env ? atol(env) : 20000;
     g_map = machine();
+    g_lookup = smem_lookup_description(g_map);
+    assert_int_equal(g_lookup->version, SMEM_LOOKUP_VERSION);
     setup_leaves();
     g_copy = (mask & W_SNAPSHOTTER) ? new_map() : NULL;
     atomic_store(&g_stop, 0);
@@ -484,6 +494,15 @@ static void run(unsigned mask, long cross_every) {
     watch(ws, n);
     for (int i = 0; i < n; i++) pthread_join(ws[i].tid, NULL);
     if (atomic_load(&g_failed)) fail_msg("%s", g_fail_msg);
+    /* The writers are done: the inline reader agrees with the library on every pfn of
+     * the first 4 GiB and at one pfn of every sub-section up to 48 GiB (the
+     * churned device and RAM ranges, the leaf-crossing range, the field block). */
+    for (uint64_t p = 0; p < (48 * GIB >> 12); p += (p < (4 * GIB >> 12) ? 1 : 511)) {
+        if (smem_pfn_valid(g_map, p) != smem_pfn_valid_inline(g_map, g_lookup, p))
+            fail_msg("after the run: pfn %#llx: smem_pfn_valid %d, smem_pfn_valid_inline %d",
+                     (unsigned long long)p, smem_pfn_valid(g_map, p),
+                     smem_pfn_valid_inline(g_map, g_lookup, p));
+    }
 
     if (mask & W_READERS) {
         assert_true(atomic_load(&g_reader_passes) > 0);

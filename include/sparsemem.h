@@ -83,9 +83,15 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_GROUPS 256
 
 /**
+ * Sub-sections the flat valid bitmap covers from address 0: below them smem_pfn_valid()
+ * and smem_pfn_valid_inline() read one bit (one per sub-section).
+ */
+#define SMEM_FLAT_VALID_SUBSECTIONS 4194304
+
+/**
  * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
  */
-#define SMEM_MAP_BYTES 3209352
+#define SMEM_MAP_BYTES 3733656
 
 /**
  * _Alignof(smem_map).
@@ -95,7 +101,7 @@ typedef struct smem_range smem_range;
 /**
  * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
  */
-#define SMEM_MAP_WORDS 401169
+#define SMEM_MAP_WORDS 466707
 
 
 
@@ -421,6 +427,11 @@ typedef struct smem_range smem_range;
 #define SMEM_MAX_PHYS_BITS 52
 
 /**
+ * The layout version of `smem_lookup` this header describes.
+ */
+#define SMEM_LOOKUP_VERSION 1
+
+/**
  * Configuration of a map (see `smem_init`).
  */
 struct smem_config {
@@ -491,6 +502,39 @@ struct SMEM_ALIGNED(8) smem_map {
    * Private storage: never read or written by C.
    */
   uint64_t _opaque[SMEM_MAP_WORDS];
+};
+
+/**
+ * smem_lookup - Where a map keeps its flat valid bitmap: what smem_pfn_valid_inline()
+ * reads, as Linux's inline pfn_valid() reads mem_section. Read-only; every field is
+ * fixed by smem_init() and smem_restore() keeps it.
+ *
+ * The bitmap has one bit per sub-section from address 0 up: sub-section i is bit
+ * (i % (8 * sizeof(uintptr_t))) of the uintptr_t word i / (8 * sizeof(uintptr_t)),
+ * and the words start @words_offset bytes after this struct's address. A bit is set
+ * exactly when smem_pfn_valid() is true for the sub-section's pfns; the library changes
+ * it with atomic read-modify-writes (set after the rest of the map says valid, cleared
+ * before it stops), so it is read with an atomic acquire load. Above the bitmap,
+ * smem_pfn_valid() answers from the section table.
+ */
+struct smem_lookup {
+  /**
+   * SMEM_LOOKUP_VERSION once the map is initialised, 0 before. A program built
+   * against another version must not read the rest (smem_pfn_valid() still works).
+   */
+  uint32_t version;
+  /**
+   * A pfn's sub-section is pfn >> subsection_pfn_shift.
+   */
+  uint32_t subsection_pfn_shift;
+  /**
+   * The bitmap covers the sub-sections below 1 << covered_shift.
+   */
+  uint32_t covered_shift;
+  /**
+   * Offset in bytes of the bitmap's first word from this struct.
+   */
+  uint32_t words_offset;
 };
 
 /**
@@ -777,6 +821,18 @@ int smem_boot_finish(struct smem_map *map);
  * active sub-section; false otherwise, beyond max_phys_bits, and for a NULL @map.
  */
 bool smem_pfn_valid(const struct smem_map *map, uint64_t pfn);
+
+/**
+ * smem_lookup_description() - The map's lookup description, for smem_pfn_valid_inline().
+ * @map: a map (its storage), only read, or NULL.
+ *
+ * Context: no lock; the description lives inside @map, so it is valid as long as the
+ * map's storage is, and its fields change only with smem_init().
+ *
+ * Return: the description inside @map, or NULL for a NULL or misaligned @map. Check
+ * its version against SMEM_LOOKUP_VERSION before using it.
+ */
+const struct smem_lookup *smem_lookup_description(const struct smem_map *map);
 
 /**
  * smem_pfn_online() - Linux pfn_to_online_page() != NULL, page-precise.
@@ -1269,4 +1325,31 @@ int smem_restore(struct smem_map *map, const void *buf, size_t len);
 }  // extern "C"
 #endif  // __cplusplus
 
-#endif  /* SPARSEMEM_H */
+/**
+ * smem_pfn_valid_inline() - smem_pfn_valid(), inlined into the caller: below the flat
+ * valid bitmap's limit (SMEM_FLAT_VALID_SUBSECTIONS sub-sections from address 0) one
+ * atomic load of the bitmap, above it a call of smem_pfn_valid().
+ * @map: an initialised map, only read.
+ * @lookup: smem_lookup_description(@map), whose version is SMEM_LOOKUP_VERSION.
+ * @pfn: page frame number.
+ *
+ * Context: wait-free, as smem_pfn_valid(). Same answers: the C tests compare the two on
+ * every pfn of their test maps and under concurrent writers (c-tests/test_lookup.c,
+ * c-tests/test_threads.c).
+ *
+ * Return: what smem_pfn_valid(@map, @pfn) returns.
+ */
+static inline bool smem_pfn_valid_inline(const smem_map *map, const struct smem_lookup *lookup,
+                                         uint64_t pfn) {
+    uint64_t i = pfn >> lookup->subsection_pfn_shift;
+    if ((i >> lookup->covered_shift) == 0) {
+        const uintptr_t *words =
+            (const uintptr_t *)(const void *)((const char *)lookup + lookup->words_offset);
+        const uint64_t bits = 8 * sizeof(uintptr_t);
+        uintptr_t w = __atomic_load_n(&words[i / bits], __ATOMIC_ACQUIRE);
+        return ((w >> (i % bits)) & 1) != 0;
+    }
+    return smem_pfn_valid(map, pfn);
+}
+
+#endif /* SPARSEMEM_H */

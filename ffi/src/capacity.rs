@@ -55,6 +55,9 @@ build_values! {
     /// Memory groups registered at once; one more is SMEM_ENOMEM from
     /// smem_group_register_static and smem_group_register_dynamic.
     SMEM_MAX_GROUPS: usize = capacity::MAX_GROUPS;
+    /// Sub-sections the flat valid bitmap covers from address 0: below them
+    /// smem_pfn_valid() and smem_pfn_valid_inline() read one bit (one per sub-section).
+    SMEM_FLAT_VALID_SUBSECTIONS: usize = capacity::FLAT_VALID_SUBSECTIONS;
     /// sizeof(smem_map) on this header's target: compare with smem_map_bytes().
     SMEM_MAP_BYTES: usize = size_of::<smem_map>();
     /// _Alignof(smem_map).

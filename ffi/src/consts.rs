@@ -339,3 +339,7 @@ const _: () = assert!(SMEM_NID_NONE == sparsemem::NID_NONE);
 const _: () = assert!(SMEM_NID_MIXED == sparsemem::NID_MIXED);
 
 const _: () = assert!(SMEM_MAX_PHYS_BITS == sparsemem::MAX_PHYS_BITS);
+
+/// The layout version of `smem_lookup` this header describes.
+pub const SMEM_LOOKUP_VERSION: u32 = 1;
+const _: () = assert!(SMEM_LOOKUP_VERSION == sparsemem::LOOKUP_VERSION);

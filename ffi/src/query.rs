@@ -24,6 +24,55 @@ pub unsafe extern "C" fn smem_pfn_valid(map: *const smem_map, pfn: u64) -> bool 
     unsafe { map_ref(map) }.is_some_and(|m| m.core.pfn_valid(Pfn(pfn)))
 }
 
+/// smem_lookup - Where a map keeps its flat valid bitmap: what smem_pfn_valid_inline()
+/// reads, as Linux's inline pfn_valid() reads mem_section. Read-only; every field is
+/// fixed by smem_init() and smem_restore() keeps it.
+///
+/// The bitmap has one bit per sub-section from address 0 up: sub-section i is bit
+/// (i % (8 * sizeof(uintptr_t))) of the uintptr_t word i / (8 * sizeof(uintptr_t)),
+/// and the words start @words_offset bytes after this struct's address. A bit is set
+/// exactly when smem_pfn_valid() is true for the sub-section's pfns; the library changes
+/// it with atomic read-modify-writes (set after the rest of the map says valid, cleared
+/// before it stops), so it is read with an atomic acquire load. Above the bitmap,
+/// smem_pfn_valid() answers from the section table.
+#[repr(C)]
+pub struct smem_lookup {
+    /// SMEM_LOOKUP_VERSION once the map is initialised, 0 before. A program built
+    /// against another version must not read the rest (smem_pfn_valid() still works).
+    pub version: u32,
+    /// A pfn's sub-section is pfn >> subsection_pfn_shift.
+    pub subsection_pfn_shift: u32,
+    /// The bitmap covers the sub-sections below 1 << covered_shift.
+    pub covered_shift: u32,
+    /// Offset in bytes of the bitmap's first word from this struct.
+    pub words_offset: u32,
+}
+
+// The core's description begins with these four fields, in this order (FlatValid is
+// repr(C) and starts with four u32-sized atomics; the ffi tests compare the values).
+const _: () = assert!(
+    core::mem::size_of::<smem_lookup>() == 16
+        && core::mem::size_of::<sparsemem::FlatValid>() >= 16
+        && core::mem::align_of::<sparsemem::FlatValid>() >= core::mem::align_of::<smem_lookup>()
+);
+
+/// smem_lookup_description() - The map's lookup description, for smem_pfn_valid_inline().
+/// @map: a map (its storage), only read, or NULL.
+///
+/// Context: no lock; the description lives inside @map, so it is valid as long as the
+/// map's storage is, and its fields change only with smem_init().
+///
+/// Return: the description inside @map, or NULL for a NULL or misaligned @map. Check
+/// its version against SMEM_LOOKUP_VERSION before using it.
+#[no_mangle]
+pub unsafe extern "C" fn smem_lookup_description(map: *const smem_map) -> *const smem_lookup {
+    // SAFETY: caller's contract.
+    match unsafe { map_ref(map) } {
+        Some(m) => (m.core.flat_valid() as *const sparsemem::FlatValid).cast::<smem_lookup>(),
+        None => core::ptr::null(),
+    }
+}
+
 /// smem_pfn_online() - Linux pfn_to_online_page() != NULL, page-precise.
 /// @map: an initialised map, only read or NULL.
 /// @pfn: page frame number.

@@ -32,6 +32,32 @@ pub fn storage() -> Box<smem_map> {
     }
 }
 
+/// What the header's `smem_pfn_valid_inline()` answers, read as it reads it: through
+/// `smem_lookup_description()`, one atomic load of the flat valid bitmap below its
+/// limit, `smem_pfn_valid()` above it.
+///
+/// # Safety
+/// `map` is an initialised map.
+pub unsafe fn inline_pfn_valid(map: *const smem_map, pfn: u64) -> bool {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // SAFETY: the caller's map; the description and the words it names lie inside it.
+    unsafe {
+        let l = &*smem_lookup_description(map);
+        assert_eq!(l.version, SMEM_LOOKUP_VERSION);
+        let i = pfn.wrapping_shr(l.subsection_pfn_shift);
+        if i.checked_shr(l.covered_shift).unwrap_or(0) != 0 {
+            return smem_pfn_valid(map, pfn);
+        }
+        let bits = u64::from(usize::BITS);
+        let words = (l as *const smem_lookup)
+            .cast::<u8>()
+            .add(l.words_offset as usize)
+            .cast::<AtomicUsize>();
+        let w = (*words.add((i / bits) as usize)).load(Ordering::Acquire);
+        (w >> (i % bits)) & 1 != 0
+    }
+}
+
 /// The map's snapshot, the observable state a failed call must not change.
 pub fn snapshot(map: &smem_map) -> Vec<u8> {
     // SAFETY: `map` is an initialised map; the buffer is writable for its length.
@@ -540,6 +566,11 @@ impl Hostile {
                 5..=6 => {
                     let pfn = self.pfn(d);
                     let valid = smem_pfn_valid(map, pfn);
+                    assert_eq!(
+                        inline_pfn_valid(map, pfn),
+                        valid,
+                        "pfn {pfn:#x}: the lookup description's answer"
+                    );
                     let online = smem_pfn_online(map, pfn);
                     let next = smem_next_valid_pfn(map, pfn);
                     assert!(!online || valid, "pfn {pfn:#x} online but not valid");
