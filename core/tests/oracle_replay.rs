@@ -868,3 +868,8 @@ fn virtio_mem_example_in_sub_block_mode() {
 fn virtio_mem_auto_movable_ratio_100() {
     replay("vm-am100");
 }
+
+#[test]
+fn virtio_mem_beside_dimms_auto_movable_ratio_200() {
+    replay("vm-dimm-am200");
+}
