@@ -44,7 +44,12 @@ static void test_the_description_is_published_and_versioned(void **state) {
     assert_int_equal(1ull << l->covered_shift, SMEM_FLAT_VALID_SUBSECTIONS);
     /* Inside the map's storage, and so is the bitmap. */
     assert_true((const char *)l >= (const char *)m &&
-                (const char *)l + l->words_offset < (const char *)m + sizeof(smem_map));
+                (const char *)l < (const char *)m + sizeof(smem_map) &&
+                l->words_offset + (uint64_t)SMEM_FLAT_VALID_SUBSECTIONS / 8 <= sizeof(smem_map));
+    /* A copy answers as the original: the fields locate the bitmap from the map. */
+    struct smem_lookup copy = *l;
+    for (uint64_t p = 0; p < (4 * GIB >> 12); p += 4099)
+        assert_int_equal(smem_pfn_valid_inline(m, &copy, p), smem_pfn_valid(m, p));
     free(m);
 }
 

@@ -511,11 +511,14 @@ struct SMEM_ALIGNED(8) smem_map {
  *
  * The bitmap has one bit per sub-section from address 0 up: sub-section i is bit
  * (i % (8 * sizeof(uintptr_t))) of the uintptr_t word i / (8 * sizeof(uintptr_t)),
- * and the words start @words_offset bytes after this struct's address. A bit is set
+ * and the words start @words_offset bytes after the map's address. A bit is set
  * exactly when smem_pfn_valid() is true for the sub-section's pfns; the library changes
  * it with atomic read-modify-writes (set after the rest of the map says valid, cleared
  * before it stops), so it is read with an atomic acquire load. Above the bitmap,
- * smem_pfn_valid() answers from the section table.
+ * smem_pfn_valid() answers from the section table. The fields locate the bitmap
+ * relative to the map, so a caller may keep a copy (a local or a global) until it calls
+ * smem_init() or smem_restore() on the map again: a copy in a local lets the compiler
+ * keep them in registers across a loop of smem_pfn_valid_inline() calls.
  */
 struct smem_lookup {
   /**
@@ -532,7 +535,7 @@ struct smem_lookup {
    */
   uint32_t covered_shift;
   /**
-   * Offset in bytes of the bitmap's first word from this struct.
+   * Offset in bytes of the bitmap's first word from the start of the map.
    */
   uint32_t words_offset;
 };
@@ -1330,7 +1333,8 @@ int smem_restore(struct smem_map *map, const void *buf, size_t len);
  * valid bitmap's limit (SMEM_FLAT_VALID_SUBSECTIONS sub-sections from address 0) one
  * atomic load of the bitmap, above it a call of smem_pfn_valid().
  * @map: an initialised map, only read.
- * @lookup: smem_lookup_description(@map), whose version is SMEM_LOOKUP_VERSION.
+ * @lookup: smem_lookup_description(@map), whose version is SMEM_LOOKUP_VERSION, or a
+ *          copy of it (see struct smem_lookup).
  * @pfn: page frame number.
  *
  * Context: wait-free, as smem_pfn_valid(). Same answers: the C tests compare the two on
@@ -1342,9 +1346,11 @@ int smem_restore(struct smem_map *map, const void *buf, size_t len);
 static inline bool smem_pfn_valid_inline(const smem_map *map, const struct smem_lookup *lookup,
                                          uint64_t pfn) {
     uint64_t i = pfn >> lookup->subsection_pfn_shift;
-    if ((i >> lookup->covered_shift) == 0) {
+    /* A compare, not a shift, so that with a copy of the description in a local the
+       limit stays in a register across a loop. */
+    if (i < ((uint64_t)1 << lookup->covered_shift)) {
         const uintptr_t *words =
-            (const uintptr_t *)(const void *)((const char *)lookup + lookup->words_offset);
+            (const uintptr_t *)(const void *)((const char *)map + lookup->words_offset);
         const uint64_t bits = 8 * sizeof(uintptr_t);
         uintptr_t w = __atomic_load_n(&words[i / bits], __ATOMIC_ACQUIRE);
         return ((w >> (i % bits)) & 1) != 0;

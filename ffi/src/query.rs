@@ -30,11 +30,14 @@ pub unsafe extern "C" fn smem_pfn_valid(map: *const smem_map, pfn: u64) -> bool 
 ///
 /// The bitmap has one bit per sub-section from address 0 up: sub-section i is bit
 /// (i % (8 * sizeof(uintptr_t))) of the uintptr_t word i / (8 * sizeof(uintptr_t)),
-/// and the words start @words_offset bytes after this struct's address. A bit is set
+/// and the words start @words_offset bytes after the map's address. A bit is set
 /// exactly when smem_pfn_valid() is true for the sub-section's pfns; the library changes
 /// it with atomic read-modify-writes (set after the rest of the map says valid, cleared
 /// before it stops), so it is read with an atomic acquire load. Above the bitmap,
-/// smem_pfn_valid() answers from the section table.
+/// smem_pfn_valid() answers from the section table. The fields locate the bitmap
+/// relative to the map, so a caller may keep a copy (a local or a global) until it calls
+/// smem_init() or smem_restore() on the map again: a copy in a local lets the compiler
+/// keep them in registers across a loop of smem_pfn_valid_inline() calls.
 #[repr(C)]
 pub struct smem_lookup {
     /// SMEM_LOOKUP_VERSION once the map is initialised, 0 before. A program built
@@ -44,16 +47,18 @@ pub struct smem_lookup {
     pub subsection_pfn_shift: u32,
     /// The bitmap covers the sub-sections below 1 << covered_shift.
     pub covered_shift: u32,
-    /// Offset in bytes of the bitmap's first word from this struct.
+    /// Offset in bytes of the bitmap's first word from the start of the map.
     pub words_offset: u32,
 }
 
 // The core's description begins with these four fields, in this order (FlatValid is
-// repr(C) and starts with four u32-sized atomics; the ffi tests compare the values).
+// repr(C) and starts with four u32-sized atomics; the ffi tests compare the values),
+// and the core map is at the start of smem_map (its words_offset counts from there).
 const _: () = assert!(
     core::mem::size_of::<smem_lookup>() == 16
         && core::mem::size_of::<sparsemem::FlatValid>() >= 16
         && core::mem::align_of::<sparsemem::FlatValid>() >= core::mem::align_of::<smem_lookup>()
+        && core::mem::offset_of!(crate::types::FfiMap, core) == 0
 );
 
 /// smem_lookup_description() - The map's lookup description, for smem_pfn_valid_inline().

@@ -255,7 +255,10 @@ impl SparseMap {
         self.fake.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
-        self.flat.describe(g.pfn_subsection_shift());
+        self.flat.describe(
+            g.pfn_subsection_shift(),
+            core::mem::offset_of!(SparseMap, flat),
+        );
         let opts = u32::from(g.block_shift)
             | u32::from(cfg.movable_node) << 8
             | u32::from(cfg.auto_online as u8) << 16;

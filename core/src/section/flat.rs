@@ -52,7 +52,8 @@ const WORDS: usize = FLAT_VALID_SUBSECTIONS.div_ceil(usize::BITS as usize);
 /// `smem_lookup`: `version` ([`LOOKUP_VERSION`] once the map is initialised, else 0),
 /// `subsection_pfn_shift` (a pfn's sub-section is `pfn >> subsection_pfn_shift`),
 /// `covered_shift` (the bitmap covers sub-sections below `1 << covered_shift`) and
-/// `words_offset` (the bitmap's `usize` words start this many bytes from the struct;
+/// `words_offset` (the bitmap's `usize` words start this many bytes from the start of
+/// the `SparseMap`, so that a reader may keep a copy of the four fields;
 /// sub-section `i` is bit `i % usize::BITS` of word `i / usize::BITS`). A set bit is a
 /// valid sub-section; the bits change with atomic read-modify-writes and must be read
 /// with atomic (Acquire) loads.
@@ -66,7 +67,7 @@ pub struct FlatValid {
     subsection_pfn_shift: AtomicU32,
     /// log2 of the sub-sections the bitmap covers (`FLAT_VALID_SUBSECTIONS`).
     covered_shift: AtomicU32,
-    /// Offset in bytes of `words` from the start of this struct.
+    /// Offset in bytes of `words` from the start of the map holding this struct.
     words_offset: AtomicU32,
     /// Bit `i % WORD_BITS` of word `i / WORD_BITS`: sub-section `i` is valid.
     /// Ordering: set (Release) after the table publishes the sub-section as valid,
@@ -103,20 +104,20 @@ impl FlatValid {
     pub fn covered_shift(&self) -> u32 {
         self.covered_shift.load(Ordering::Relaxed)
     }
-    /// Offset in bytes of the bitmap's words from the start of this struct (0 before
-    /// `init`).
+    /// Offset in bytes of the bitmap's words from the start of the `SparseMap` (0
+    /// before `init`).
     pub fn words_offset(&self) -> u32 {
         self.words_offset.load(Ordering::Relaxed)
     }
 
-    /// Publishes the description for a map whose sub-sections are `2^shift` pages
-    /// (`init` only; the bitmap must be clear).
-    pub(crate) fn describe(&self, subsection_pfn_shift: u32) {
+    /// Publishes the description for a map whose sub-sections are `2^shift` pages and
+    /// which holds this struct `at` bytes from its start (`init` only).
+    pub(crate) fn describe(&self, subsection_pfn_shift: u32, at: usize) {
         self.subsection_pfn_shift
             .store(subsection_pfn_shift, Ordering::Relaxed);
         self.covered_shift
             .store(FLAT_VALID_SUBSECTIONS.trailing_zeros(), Ordering::Relaxed);
-        let offset = core::mem::offset_of!(FlatValid, words);
+        let offset = at.wrapping_add(core::mem::offset_of!(FlatValid, words));
         self.words_offset
             .store(u32::try_from(offset).unwrap_or(0), Ordering::Relaxed);
         self.version.store(LOOKUP_VERSION, Ordering::Relaxed);

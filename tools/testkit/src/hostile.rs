@@ -49,7 +49,7 @@ pub unsafe fn inline_pfn_valid(map: *const smem_map, pfn: u64) -> bool {
             return smem_pfn_valid(map, pfn);
         }
         let bits = u64::from(usize::BITS);
-        let words = (l as *const smem_lookup)
+        let words = map
             .cast::<u8>()
             .add(l.words_offset as usize)
             .cast::<AtomicUsize>();
