@@ -21,7 +21,9 @@ mkdir -p "$dir"
 # The archive's members that the header's functions reach, not --whole-archive: some of
 # compiler_builtins' members that nothing calls do not link with GNU ld (riscv64: C
 # objects of the soft-float ABI; relocation types binutils 2.40 does not know).
-undef=$(grep -oE '[ *]smem_[a-z0-9_]+\(' include/sparsemem.h | tr -d ' *(' | sed 's/^/-u /')
+# The header's static inline functions (smem_pfn_valid_inline) are not in the library.
+inline=$(grep -oE '^static inline .*[ *]smem_[a-z0-9_]+\(' include/sparsemem.h | grep -oE 'smem_[a-z0-9_]+\($' | tr -d '(')
+undef=$(grep -oE '[ *]smem_[a-z0-9_]+\(' include/sparsemem.h | tr -d ' *(' | sort -u | grep -vxF "$inline" | sed 's/^/-u /')
 # shellcheck disable=SC2086 # -u NAME pairs
 "${bin}ld" -r -z noexecstack $undef "$archive" -o "$dir/sparsemem-all.o"
 "${bin}objcopy" --wildcard --keep-global-symbol='smem_*' --remove-section=.llvmbc \
@@ -32,7 +34,7 @@ rm -f "$dir/libsparsemem.a" "$dir/sparsemem-all.o"
 syms=$(readelf -sW "$dir/libsparsemem.a" | awk '($5 == "GLOBAL" || $5 == "WEAK") && $7 != "UND" { print $4, $8 }')
 u=$(readelf -sW "$dir/libsparsemem.a" | awk '$7 == "UND" && $8 != ""' | wc -l)
 f=$(printf '%s\n' "$syms" | grep -c '^FUNC smem_' || true)
-h=$(grep -cE '^[a-z].*[ *]smem_[a-z0-9_]+\(' include/sparsemem.h)
+h=$(grep -E '^[a-z].*[ *]smem_[a-z0-9_]+\(' include/sparsemem.h | grep -vc '^static inline')
 x=$(printf '%s\n' "$syms" | grep -v ' smem_' | grep -c . || true)
 echo "$target libsparsemem.a: $f smem_ functions (the header declares $h), $x other global symbols, $u undefined"
 [ "$x" -eq 0 ] || printf '%s\n' "$syms" | grep -v ' smem_' | head -5
