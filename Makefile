@@ -283,11 +283,18 @@ FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEA
 
 # The criterion suite (core/benches/suite/, a few minutes): rewrites the generated
 # table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
+# First the C benchmark (c-tests/bench/pfn_valid.c: the inline and the exported
+# smem_pfn_valid against a C flat table), whose lines the report puts in the table.
 bench:
 	mkdir -p target
 	env $(FIRMWARE_CAPACITY) $(CARGO) run -q --release -p sparsemem --example sizes \
 	  --target-dir target/firmware > target/firmware-sizes.txt
-	BENCH_FIRMWARE_SIZES=$(CURDIR)/target/firmware-sizes.txt $(CARGO) bench -p sparsemem --bench suite
+	$(MAKE) --no-print-directory c-lib
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude c-tests/bench/pfn_valid.c target/c/libsparsemem.a \
+	  -o target/c/bench-pfn-valid
+	target/c/bench-pfn-valid > target/c-bench.txt
+	BENCH_FIRMWARE_SIZES=$(CURDIR)/target/firmware-sizes.txt BENCH_C_RESULTS=$(CURDIR)/target/c-bench.txt \
+	  $(CARGO) bench -p sparsemem --bench suite
 
 CBINDGEN ?= cbindgen
 CBINDGEN_VERSION := 0.29.4

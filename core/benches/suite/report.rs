@@ -140,6 +140,15 @@ fn generate() -> String {
     let per = |g: &str, b: &str| median_ns(g, b).map(|t| t / BATCH as f64);
     let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
     let flat = ratio(rnd, per("lookup_1tib_random", "flat_table"));
+    let online = ratio(per("lookup_1tib_random", "sparsemem_pfn_online"), rnd);
+    let info = ratio(per("lookup_1tib_random", "sparsemem_pfn_info"), rnd);
+    // Nearly every pfn of the sparse machine lies above the flat bitmap (8 TiB of a
+    // 4 PiB space): its ratio is the two-level table's.
+    let two_level = ratio(
+        per("lookup_sparse52_random", "sparsemem_pfn_valid"),
+        per("lookup_sparse52_random", "flat_table"),
+    );
+    let c = c_abi(&mut out);
     let vm = ratio(per("lookup_1tib_random", "vm_memory_find_region"), rnd);
     let bs = ratio(per("lookup_1tib_random", "binary_search"), rnd);
     let block = median_ns("hotplug", "block_cycle");
@@ -256,6 +265,30 @@ fn generate() -> String {
     );
     target(
         &mut out,
+        "C: smem_pfn_valid_inline within 1.3x of a C flat table (random, 1 TiB)",
+        c.inline.map(|r| format!("{r:.2}x")),
+        c.inline.map(|r| r <= 1.3),
+    );
+    target(
+        &mut out,
+        "two-level table (sparse 52-bit, above the flat bitmap) within 2.0x of the flat table",
+        two_level.map(|r| format!("{r:.2}x")),
+        two_level.map(|r| r <= 2.0),
+    );
+    target(
+        &mut out,
+        "pfn_online within 1.5x of pfn_valid (random, 1 TiB)",
+        online.map(|r| format!("{r:.2}x")),
+        online.map(|r| r <= 1.5),
+    );
+    target(
+        &mut out,
+        "pfn_info within 3x of pfn_valid (random, 1 TiB)",
+        info.map(|r| format!("{r:.2}x")),
+        info.map(|r| r <= 3.0),
+    );
+    target(
+        &mut out,
         "pfn_valid at least 4x faster than vm-memory find_region (256 regions)",
         vm.map(|r| format!("{r:.1}x faster")),
         vm.map(|r| r >= 4.0),
@@ -311,16 +344,66 @@ fn generate() -> String {
     out
 }
 
+/// The C ABI's ratios: inline and exported `smem_pfn_valid` against a C flat table.
+struct CAbi {
+    inline: Option<f64>,
+}
+
+/// The C benchmark (c-tests/bench/pfn_valid.c, run by `make bench`, its output in
+/// BENCH_C_RESULTS): one table, every figure against the C flat table of that run.
+fn c_abi(out: &mut String) -> CAbi {
+    let text = std::env::var_os("BENCH_C_RESULTS").and_then(|p| std::fs::read_to_string(p).ok());
+    let Some(text) = text else {
+        return CAbi { inline: None };
+    };
+    let get = |name: &str| {
+        text.lines().find_map(|l| {
+            l.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+    };
+    let flat = get("c_flat_table");
+    let _ = writeln!(
+        out,
+        "\n### Through the C ABI (random pfns, 1 TiB machine; c-tests/bench/pfn_valid.c, -O2)\n"
+    );
+    let _ = writeln!(out, "| lookup | median per lookup | time / C flat table |");
+    let _ = writeln!(out, "|---|---:|---:|");
+    for (what, name) in [
+        (
+            "`smem_pfn_valid_inline` (header, reads the published bitmap)",
+            "c_smem_pfn_valid_inline",
+        ),
+        (
+            "`smem_pfn_valid` (a call into libsparsemem.a)",
+            "c_smem_pfn_valid",
+        ),
+        ("flat table in C", "c_flat_table"),
+    ] {
+        if let (Some(t), Some(f)) = (get(name), flat) {
+            let _ = writeln!(out, "| {what} | {} | {:.2}x |", ns(t), t / f);
+        }
+    }
+    CAbi {
+        inline: get("c_smem_pfn_valid_inline").zip(flat).map(|(t, f)| t / f),
+    }
+}
+
 /// Sizes of the default build, of the small firmware build (measured by `make bench`
 /// with the `sizes` example, path in BENCH_FIRMWARE_SIZES) and Linux's cost.
 fn footprint(out: &mut String) {
-    use sparsemem::capacity::MAX_SECTIONS;
+    use sparsemem::capacity::{FLAT_VALID_SUBSECTIONS, MAX_SECTIONS};
     let bytes = sparsemem::SparseMap::BYTES;
     let _ = writeln!(out, "| build | size | per section slot |");
     let _ = writeln!(out, "|---|---:|---:|");
     let _ = writeln!(
         out,
-        "| default (32768 section slots, 256 sub-sections each, 64 nodes, 1024 boot ranges) | {bytes} B | {:.1} B |",
+        "| default (32768 section slots, 256 sub-sections each, 64 nodes, 1024 boot ranges, a flat valid bitmap of {} KiB for the first {} GiB) | {bytes} B | {:.1} B |",
+        FLAT_VALID_SUBSECTIONS / 8 / 1024,
+        (FLAT_VALID_SUBSECTIONS as u64 * 2) >> 10,
         bytes as f64 / MAX_SECTIONS as f64
     );
     if let Some(text) =
