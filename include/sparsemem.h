@@ -414,7 +414,7 @@ typedef struct smem_range smem_range;
 /**
  * Minor version.
  */
-#define SMEM_VERSION_MINOR 2
+#define SMEM_VERSION_MINOR 3
 
 /**
  * Patch version.
