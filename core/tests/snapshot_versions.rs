@@ -46,8 +46,11 @@ fn every_version_ever_written_restores_to_the_same_map() {
             "v{version} {name} restored differently"
         );
         // Every query alike too (what the format leaves out, such as the groups'
-        // present pages, restore counts again).
-        assert_eq!(dump(&map), dump(&machine()), "v{version} {name}");
+        // present pages, restore counts again). Not under Miri: a dump is thousands of
+        // queries, minutes each there; the bytes above are compared.
+        if !cfg!(miri) {
+            assert_eq!(dump(&map), dump(&machine()), "v{version} {name}");
+        }
     }
 }
 
