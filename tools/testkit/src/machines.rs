@@ -48,7 +48,11 @@ pub fn machine() -> Box<SparseMap> {
 /// offlined and re-onlined movable, hot-added blocks 32 (online movable) and 33
 /// (offline) on node 0, and 6 MiB of device memory of node 1 at 8 GiB.
 pub fn busy_machine() -> Box<SparseMap> {
-    let map = machine();
+    make_busy(machine())
+}
+
+/// The steps of [`busy_machine`] on a booted machine of any configuration.
+fn make_busy(map: Box<SparseMap>) -> Box<SparseMap> {
     map.offline_block(BlockId(1), &()).unwrap();
     map.online_block(BlockId(1), OnlineType::Movable, &())
         .unwrap();
@@ -85,14 +89,7 @@ pub fn modern_config() -> Config {
 /// dynamic group 1 on node 0 (blocks 56 online Movable and 57 offline, with
 /// fake-offline marks in both), and auto-online changed at run time to `online`.
 pub fn modern_machine() -> Box<SparseMap> {
-    let map = machine_with(modern_config());
-    map.offline_block(BlockId(1), &()).unwrap();
-    map.online_block(BlockId(1), OnlineType::Movable, &())
-        .unwrap();
-    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
-    map.online_block(BlockId(32), OnlineType::Movable, &())
-        .unwrap();
-    map.add_device(1, 8 * GIB, 6 * MIB).unwrap();
+    let map = make_busy(machine_with(modern_config()));
     map.add_device(2, 8 * GIB + 6 * MIB, 4 * MIB).unwrap();
     let dimm = map.group_register_static(1, SEC).unwrap();
     map.add_memory_ex(
