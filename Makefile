@@ -279,7 +279,7 @@ FIRMWARE_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=13 SPARSEMEM_SECTIONS_PER_LEA
 	SPARSEMEM_MAX_SECTIONS=256 SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=4 \
 	SPARSEMEM_MAX_BOOT_RANGES=64 SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=4 \
 	SPARSEMEM_MAX_GROUPS=4 SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=4 \
-	SPARSEMEM_FLAT_VALID_SUBSECTIONS=32768
+	SPARSEMEM_FLAT_VALID_SUBSECTIONS=32768 SPARSEMEM_FLAT_ONLINE_SUBSECTIONS=16384
 
 # The criterion suite (core/benches/suite/, a few minutes): rewrites the generated
 # table of BENCHMARKS.md; criterion's HTML report is target/criterion/report/index.html.
@@ -326,12 +326,14 @@ header-check:
 
 # loom models of the concurrency protocols, on a tiny table so each iteration is cheap.
 # Three leaves of 4 sections: boot RAM's and two more (a writer crossing two leaves
-# handed out in descending address order, against a snapshot); a flat valid bitmap over
-# the first 16 sections, so every model races its readers against the bitmap's writers.
+# handed out in descending address order, against a snapshot); flat valid and online
+# bitmaps over the first 16 sections, so every model races its readers against the
+# bitmaps' writers.
 LOOM_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=8 SPARSEMEM_SECTIONS_PER_LEAF=4 SPARSEMEM_MAX_SECTIONS=12 \
 	SPARSEMEM_MAX_SUBSECTIONS=64 SPARSEMEM_MAX_NODES=2 SPARSEMEM_MAX_BOOT_RANGES=4 \
 	SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=1 SPARSEMEM_MAX_GROUPS=2 \
-	SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=1 SPARSEMEM_FLAT_VALID_SUBSECTIONS=1024
+	SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=1 SPARSEMEM_FLAT_VALID_SUBSECTIONS=1024 \
+	SPARSEMEM_FLAT_ONLINE_SUBSECTIONS=1024
 loom:
 	env $(LOOM_CAPACITY) RUSTFLAGS="--cfg loom" $(CARGO) test -p sparsemem --release --target-dir target/loom --test loom -- --nocapture --test-threads=1
 
@@ -339,8 +341,8 @@ loom:
 # re-checks a reference over the whole map at every call (about 90% of Miri's time in
 # a measured run), so a call costs in proportion to the map's size: Miri's build is
 # small (MIRI_CAPACITY: x86-64's 19 bits of section numbers, 4 leaves, 64 boot ranges,
-# 4 shared device sections, 4 groups, 4 fake-offline sections, a flat valid bitmap of
-# 64 Ki sub-sections: about 70 KB, a query about 0.07 s interpreted).
+# 4 shared device sections, 4 groups, 4 fake-offline sections, flat valid and online
+# bitmaps of 64 Ki sub-sections: about 78 KB, a query about 0.07 s interpreted).
 # `make miri` (in CI, about 10 minutes on 2 cores) runs the unit tests, the boot
 # scenarios, the threaded stress test in its Miri size, and snapshot_versions, with
 # isolation off for that one (it reads the checked-in snapshots: file IO).
@@ -355,7 +357,7 @@ loom:
 # Tests needing a 52-bit table carry #[cfg_attr(miri, ignore)].
 MIRI_CAPACITY := SPARSEMEM_MAX_SECTION_NR_BITS=19 SPARSEMEM_MAX_SECTIONS=512 SPARSEMEM_MAX_BOOT_RANGES=64 \
 	SPARSEMEM_MAX_SHARED_DEVICE_SECTIONS=4 SPARSEMEM_MAX_GROUPS=4 SPARSEMEM_MAX_FAKE_OFFLINE_SECTIONS=4 \
-	SPARSEMEM_FLAT_VALID_SUBSECTIONS=65536
+	SPARSEMEM_FLAT_VALID_SUBSECTIONS=65536 SPARSEMEM_FLAT_ONLINE_SUBSECTIONS=65536
 MIRI := env $(MIRI_CAPACITY) $(CARGO) +nightly miri test -p sparsemem --target-dir target/miri
 miri:
 	$(MIRI) --lib --test stress --test boot_scenarios

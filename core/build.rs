@@ -37,6 +37,8 @@ const KNOBS: &[Knob] = &[
            doc: "Memory groups registered at once (511 at most: a block record keeps its group id in 9 bits)." },
     Knob { name: "SPARSEMEM_FLAT_VALID_SUBSECTIONS", default: 1 << 22, min: 64, max: 1 << 31, power_of_two: true,
            doc: "Sub-sections of the flat valid bitmap, one bit each, from address 0 up: pfn_valid below them is one load (1 << 22: 512 KiB, the first 8 TiB in 2 MiB sub-sections)." },
+    Knob { name: "SPARSEMEM_FLAT_ONLINE_SUBSECTIONS", default: 1 << 21, min: 64, max: 1 << 31, power_of_two: true,
+           doc: "Sub-sections of the flat online bitmap, one bit each, from address 0 up: pfn_online of a wholly online sub-section below them is one load (1 << 21: 256 KiB, the first 4 TiB in 2 MiB sub-sections)." },
 ];
 
 fn main() {

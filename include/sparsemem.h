@@ -89,9 +89,15 @@ typedef struct smem_range smem_range;
 #define SMEM_FLAT_VALID_SUBSECTIONS 4194304
 
 /**
+ * Sub-sections the flat online bitmap covers from address 0: below them
+ * smem_pfn_online() of a sub-section whose every page is online reads one bit.
+ */
+#define SMEM_FLAT_ONLINE_SUBSECTIONS 2097152
+
+/**
  * sizeof(smem_map) on this header's target: compare with smem_map_bytes().
  */
-#define SMEM_MAP_BYTES 3733656
+#define SMEM_MAP_BYTES 3995800
 
 /**
  * _Alignof(smem_map).
@@ -101,7 +107,7 @@ typedef struct smem_range smem_range;
 /**
  * SMEM_MAP_BYTES in 64-bit words: the length of smem_map's private storage.
  */
-#define SMEM_MAP_WORDS 466707
+#define SMEM_MAP_WORDS 499475
 
 
 

@@ -57,4 +57,71 @@ fn init_leaves_the_flat_bitmap_clear() {
     assert!(!map.flat.is_clear());
     map.init(&crate::Config::arm64_64k()).unwrap();
     assert!(map.flat.is_clear());
+    assert!(map.online.is_clear());
+}
+
+/// The flat online bitmap is exact where the public tests can only see it is sound
+/// (a clear bit still answers right, through the table): after every kind of change,
+/// a sub-section's bit is set if and only if the table answers every page of it online.
+/// A writer that forgot to publish would pass the public tests and lose the speed.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn the_flat_online_bitmap_holds_exactly_the_wholly_online_sub_sections() {
+    use crate::{BlockId, MemmapOnMemory, MhpFlags, OnlineType};
+    const MIB: u64 = 1 << 20;
+    const GIB: u64 = 1 << 30;
+    let exact = |map: &SparseMap, what: &str| {
+        let pages = map.geometry().pages_per_subsection();
+        for i in 0..(12 * GIB) / (2 * MIB) {
+            // pfn_info answers from the table.
+            let whole = (i * pages..(i + 1) * pages)
+                .all(|p| map.pfn_info(crate::Pfn(p)).is_ok_and(|info| info.online));
+            assert_eq!(
+                map.online.wholly_online(i),
+                whole,
+                "{what}: sub-section {i}"
+            );
+        }
+    };
+    let cfg = crate::Config {
+        memmap_on_memory: MemmapOnMemory::SingleBlock,
+        ..crate::Config::x86_64()
+    };
+    let map = SparseMap::new_boxed(&cfg).unwrap();
+    // Boot RAM with holes: partial sub-sections at both ends.
+    map.boot_add_ram(0, MIB, 3 * GIB - 3 * MIB).unwrap();
+    map.boot_finish().unwrap();
+    exact(&map, "boot");
+    map.add_memory(0, 4 * GIB, 256 * MIB, &()).unwrap();
+    map.online_block(BlockId(32), OnlineType::Movable, &())
+        .unwrap();
+    map.add_device(0, 4 * GIB + 256 * MIB, 4 * MIB).unwrap();
+    exact(&map, "hot-added and device memory");
+    map.add_memory_ex(
+        0,
+        crate::GROUP_NONE,
+        6 * GIB,
+        128 * MIB,
+        MhpFlags::MEMMAP_ON_MEMORY,
+        &(),
+    )
+    .unwrap();
+    map.online_block(BlockId(48), OnlineType::Online, &())
+        .unwrap();
+    exact(&map, "a block carrying its memmap");
+    map.fake_offline(4 * GIB + 2 * MIB, 4 * MIB).unwrap();
+    exact(&map, "fake-offline");
+    map.offline_block(BlockId(32), &()).unwrap();
+    exact(&map, "offline");
+    map.online_block(BlockId(32), OnlineType::Online, &())
+        .unwrap();
+    map.fake_online(4 * GIB + 2 * MIB, 2 * MIB).unwrap();
+    exact(&map, "online again, one mark gone");
+    let mut buf = std::vec![0u8; map.snapshot_bytes()];
+    let n = map.snapshot(&mut buf).unwrap();
+    map.offline_block(BlockId(1), &()).unwrap();
+    map.remove_memory(128 * MIB, 128 * MIB).unwrap();
+    exact(&map, "a boot block removed");
+    map.restore(&buf[..n]).unwrap();
+    exact(&map, "restored");
 }

@@ -1,15 +1,16 @@
-//! The flat valid bitmap (core/src/section/flat.rs) against the two-level table: after
-//! every kind of writer (boot, RAM add and remove, device add and remove on both paths,
-//! restore, init), `pfn_valid` answers what the table answers (`pfn_info(..).valid`)
-//! on every pfn of the test machines, and at sub-section and section strides over the
-//! rest of the bitmap. The concurrent side is in stress.rs (readers against fast and
-//! exclusive device writers) and loom.rs.
+//! The flat valid and online bitmaps (core/src/section/flat.rs, flat_online.rs) against
+//! the two-level table: after every kind of writer (boot, RAM add and remove, online
+//! and offline, memmap_on_memory, fake-offline marks, device add and remove on both
+//! paths, restore, init), `pfn_valid` and `pfn_online` answer what the table answers
+//! (`pfn_info(..).valid` and `.online`) on every pfn of the test machines, and at
+//! sub-section and section strides over the rest of the bitmaps. The concurrent side
+//! is in stress.rs (readers against fast and exclusive device writers) and loom.rs.
 
 use sparsemem::capacity::FLAT_VALID_SUBSECTIONS;
-use sparsemem::{BlockId, Config, Pfn, SparseMap};
+use sparsemem::{BlockId, Config, OnlineType, Pfn, SparseMap};
 use sparsemem_testkit::flat::{assert_agrees, covered_pfns};
 use sparsemem_testkit::machines::{
-    busy_machine, machine, sa, shared_device_machine, snapshot, GIB, MIB, SEC, SUB,
+    busy_machine, machine, modern_machine, sa, shared_device_machine, snapshot, GIB, MIB, SEC, SUB,
 };
 
 /// Every pfn below 12 GiB (the test machines' RAM, hot-added blocks and device
@@ -30,6 +31,48 @@ fn the_bitmap_answers_what_the_table_answers_on_every_test_machine() {
     check(&machine(), "machine");
     check(&busy_machine(), "busy machine");
     check(&shared_device_machine(), "shared device machine");
+}
+
+/// The online bitmap (a bit per wholly online sub-section) through every change of a
+/// page's online answer: blocks offline and online, the memmap pages of a block that
+/// carries its own, fake-offline marks set and cleared, removal, restore. Each check
+/// compares `pfn_online` with the table on every pfn below 12 GiB, memmap and marked
+/// pages included.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn the_online_bitmap_follows_every_change_of_the_online_answer() {
+    let map = modern_machine();
+    check(&map, "modern machine");
+    let marked = Pfn((7 * GIB + 2 * MIB) >> 12);
+    let memmap = Pfn((6 * GIB) >> 12);
+    assert!(!map.pfn_online(marked) && !map.pfn_online(memmap));
+    assert!(map.pfn_online(Pfn((7 * GIB + 8 * MIB) >> 12)));
+    map.fake_online(7 * GIB + 2 * MIB, 4 * MIB).unwrap();
+    assert!(map.pfn_online(marked));
+    check(&map, "after fake_online");
+    map.fake_offline(7 * GIB + 4 * MIB, 2 * MIB).unwrap();
+    check(&map, "after fake_offline");
+    map.offline_block(BlockId(56), &()).unwrap();
+    assert!(!map.pfn_online(marked));
+    check(&map, "after offlining a block with marks");
+    map.online_block(BlockId(56), OnlineType::Movable, &())
+        .unwrap();
+    check(&map, "after onlining it again");
+    map.offline_block(BlockId(48), &()).unwrap();
+    check(&map, "after offlining the block carrying its memmap");
+    map.online_block(BlockId(48), OnlineType::Online, &())
+        .unwrap();
+    assert!(!map.pfn_online(memmap));
+    assert!(map.pfn_online(Pfn(memmap.0 + SUB)));
+    check(&map, "after onlining it again");
+    let image = snapshot(&map);
+    map.remove_memory(7 * GIB + 128 * MIB, 128 * MIB).unwrap();
+    check(&map, "after removing an offline block with marks");
+    let copy = SparseMap::new_boxed(&map.config()).unwrap();
+    copy.restore(&image).unwrap();
+    check(&copy, "restored");
+    map.restore(&image).unwrap();
+    check(&map, "restored over the map it came from");
 }
 
 #[test]

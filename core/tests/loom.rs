@@ -485,3 +485,66 @@ fn flat_bitmap_against_the_fast_path_and_racing_removers() {
         assert!(map.pfn_valid(a) && table_valid(&map, a));
     });
 }
+
+/// The table's own `pfn_online` answer (`pfn_info` never reads the flat bitmaps).
+fn table_online(map: &SparseMap, p: Pfn) -> bool {
+    map.pfn_info(p).is_ok_and(|i| i.online)
+}
+
+/// The flat online bitmap (section/flat_online.rs) against the writers that take pages
+/// out of use and put them back: a fake-offline mark and a block's offline clear the
+/// bits before the table stops answering online, an online sets them after. In each
+/// model the pages change one way only, so a reader that asks the bitmap, the table
+/// and the bitmap again must see the answers change at most once, in that direction.
+#[test]
+fn flat_online_against_offline_and_fake_offline() {
+    // Block 1 (section 1) hot-added; `marked` is in the sub-section the mark takes,
+    // `other` in one only the offline takes.
+    let (marked, other) = (Pfn(S1 + 512), Pfn(S1 + 2 * 512));
+    let going = |map: &SparseMap, p: Pfn| {
+        let (first, table, second) = (map.pfn_online(p), table_online(map, p), map.pfn_online(p));
+        assert!(first || !table, "{p}: offline, then online in the table");
+        assert!(table || !second, "{p}: the bit cleared after the table");
+    };
+    let online_block = || {
+        let map = booted();
+        map.add_memory(0, SECTION, SECTION, &()).unwrap();
+        map.online_block(BlockId(1), OnlineType::Movable, &())
+            .unwrap();
+        map
+    };
+    model("flat online vs fake-offline", move || {
+        let map = online_block();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || going(&m2, marked));
+        map.fake_offline(SECTION + 2 * MIB, 2 * MIB).unwrap();
+        reader.join().unwrap();
+        assert!(!map.pfn_online(marked) && map.pfn_online(other));
+    });
+    model("flat online vs offline", move || {
+        let map = online_block();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || going(&m2, other));
+        map.offline_block(BlockId(1), &()).unwrap();
+        reader.join().unwrap();
+        assert!(!map.pfn_online(other));
+    });
+    model("flat online vs online", move || {
+        let map = booted();
+        map.add_memory(0, SECTION, SECTION, &()).unwrap();
+        let m2 = map.clone();
+        let reader = thread::spawn(move || {
+            let (first, table, second) = (
+                m2.pfn_online(other),
+                table_online(&m2, other),
+                m2.pfn_online(other),
+            );
+            assert!(!first || table, "the bit set before the table");
+            assert!(!table || second, "online in the table, then the bit gone");
+        });
+        map.online_block(BlockId(1), OnlineType::Movable, &())
+            .unwrap();
+        reader.join().unwrap();
+        assert!(map.pfn_online(other) && map.pfn_online(marked));
+    });
+}

@@ -58,6 +58,9 @@ build_values! {
     /// Sub-sections the flat valid bitmap covers from address 0: below them
     /// smem_pfn_valid() and smem_pfn_valid_inline() read one bit (one per sub-section).
     SMEM_FLAT_VALID_SUBSECTIONS: usize = capacity::FLAT_VALID_SUBSECTIONS;
+    /// Sub-sections the flat online bitmap covers from address 0: below them
+    /// smem_pfn_online() of a sub-section whose every page is online reads one bit.
+    SMEM_FLAT_ONLINE_SUBSECTIONS: usize = capacity::FLAT_ONLINE_SUBSECTIONS;
     /// sizeof(smem_map) on this header's target: compare with smem_map_bytes().
     SMEM_MAP_BYTES: usize = size_of::<smem_map>();
     /// _Alignof(smem_map).

@@ -395,15 +395,17 @@ fn c_abi(out: &mut String) -> CAbi {
 /// Sizes of the default build, of the small firmware build (measured by `make bench`
 /// with the `sizes` example, path in BENCH_FIRMWARE_SIZES) and Linux's cost.
 fn footprint(out: &mut String) {
-    use sparsemem::capacity::{FLAT_VALID_SUBSECTIONS, MAX_SECTIONS};
+    use sparsemem::capacity::{FLAT_ONLINE_SUBSECTIONS, FLAT_VALID_SUBSECTIONS, MAX_SECTIONS};
     let bytes = sparsemem::SparseMap::BYTES;
     let _ = writeln!(out, "| build | size | per section slot |");
     let _ = writeln!(out, "|---|---:|---:|");
     let _ = writeln!(
         out,
-        "| default (32768 section slots, 256 sub-sections each, 64 nodes, 1024 boot ranges, a flat valid bitmap of {} KiB for the first {} GiB) | {bytes} B | {:.1} B |",
+        "| default (32768 section slots, 256 sub-sections each, 64 nodes, 1024 boot ranges, a flat valid bitmap of {} KiB for the first {} GiB, a flat online bitmap of {} KiB for the first {} GiB) | {bytes} B | {:.1} B |",
         FLAT_VALID_SUBSECTIONS / 8 / 1024,
         (FLAT_VALID_SUBSECTIONS as u64 * 2) >> 10,
+        FLAT_ONLINE_SUBSECTIONS / 8 / 1024,
+        (FLAT_ONLINE_SUBSECTIONS as u64 * 2) >> 10,
         bytes as f64 / MAX_SECTIONS as f64
     );
     if let Some(text) =

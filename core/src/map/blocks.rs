@@ -65,6 +65,11 @@ impl SparseMap {
             zone: r.zone,
             nid: r.nid,
         });
+        // The flat online bitmap before pages stop being online, after they start
+        // (section/flat_online.rs).
+        if online == Some(false) || rec.is_none() {
+            self.retract_block_online(id);
+        }
         if let Some(sec) = self
             .geometry()
             .block_first_section(id)
@@ -73,6 +78,9 @@ impl SparseMap {
             sec.set_block_record(rec.map_or(0, |r| r.encode()));
         }
         self.for_each_block_section(id, |sec| sec.set_block_view(view, online));
+        if online == Some(true) {
+            self.publish_block_online(id);
+        }
     }
 
     /// The pfns of a block.

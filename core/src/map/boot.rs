@@ -123,8 +123,10 @@ impl SparseMap {
                     | SectionFlags::ONLINE
                     | SectionFlags::EARLY,
             );
-            // After the table: every pfn of an early section is valid.
+            // After the table: every pfn of an early section is valid, and its RAM
+            // sub-sections without holes are wholly online.
             self.flat.set_section(&g, piece.nr);
+            self.publish_online(&g, piece.nr);
         }
     }
 

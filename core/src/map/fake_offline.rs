@@ -80,6 +80,9 @@ impl SparseMap {
                     continue;
                 };
                 if mark {
+                    // The online bits before the pages stop being online
+                    // (section/flat_online.rs).
+                    self.online.clear_in(&g, piece.nr, piece.first, piece.last);
                     // Cannot fail: the free entries were counted above, under the lock.
                     if let Ok(e) = self.fake.claim(sec) {
                         (piece.first..=piece.last).for_each(|i| e.set(i, true));
@@ -91,6 +94,8 @@ impl SparseMap {
                         sec.set_fake_offline(false);
                         self.fake.release(sec);
                     }
+                    // After the marks are gone.
+                    self.publish_online(&g, piece.nr);
                 }
             }
         });

@@ -241,10 +241,12 @@ impl SparseMap {
         let top = g.subsections_per_section().wrapping_sub(1);
         self.commit(|| {
             for (nr, sec) in locked.iter() {
-                // The flat bitmap before the table (section/flat.rs), then the flags
+                // The flat bitmaps before the table (section/flat.rs; the online
+                // bits are clear already, the blocks being offline), then the flags
                 // and the block view, in one store (Release), so no reader trusts the
                 // states being cleared; fake-offline marks go with the memory (their
                 // word bit went with the flags).
+                self.online.clear_section(&g, nr);
                 self.flat.clear_section(&g, nr);
                 sec.clear_all();
                 sec.fill(0, top, SubState::Absent);

@@ -10,6 +10,7 @@ pub(crate) mod fake_offline;
 pub(crate) mod groups;
 pub(crate) mod hotplug;
 pub(crate) mod notify;
+pub(crate) mod online_bits;
 pub(crate) mod query;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
@@ -26,6 +27,7 @@ use crate::memory::zone::{Zone, ZoneSpan};
 use crate::repr::u8_enum;
 use crate::section::fake_offline::FakeOffline;
 use crate::section::flat::FlatValid;
+use crate::section::flat_online::FlatOnline;
 use crate::section::geometry::{AutoOnline, Config, Geometry, MemmapOnMemory, OnlinePolicy};
 use crate::section::shared_nids::SharedNids;
 use crate::section::table::Table;
@@ -136,6 +138,9 @@ pub struct SparseMap {
     /// The flat valid bitmap of the low address space and its description for C
     /// (`section/flat.rs`): `pfn_valid` below its limit reads only this.
     pub(crate) flat: FlatValid,
+    /// The flat online bitmap (`section/flat_online.rs`): `pfn_online` of a wholly
+    /// online sub-section below its limit reads only this and `flat`'s shift.
+    pub(crate) online: FlatOnline,
     /// ZONE_DMA end and ZONE_DMA32 end: the address rule for boot RAM's zones.
     pub(crate) addr_zones: AddrZones,
     pub(crate) table: Table,
@@ -182,6 +187,7 @@ impl SparseMap {
                 policy: Atomic64::new(0),
                 phase: AtomicU32::new(0),
                 flat: FlatValid::new(),
+                online: FlatOnline::new(),
                 transitions: AtomicUsize::new(0),
                 table: Table::new(),
                 boot: BootRanges::new(),
@@ -247,6 +253,7 @@ impl SparseMap {
         // The bitmap holds only valid sections of the table: clear those, laid out as
         // the previous geometry laid them out, before the table forgets them.
         self.flat.forget(&self.geometry(), &self.table);
+        self.forget_online(&self.geometry(), &self.table);
         self.table.reset();
         self.boot.reset();
         self.zones.reset();

@@ -179,8 +179,28 @@ impl SparseMap {
 
     /// Linux `pfn_to_online_page() != NULL`, page-precise (docs/semantics.md, "Page-precise online answer"): true only for
     /// a System RAM page of an online section whose sub-section is active RAM.
+    ///
+    /// Below the flat online bitmap's limit (`capacity::FLAT_ONLINE_SUBSECTIONS`
+    /// sub-sections) a wholly online sub-section answers from one bit of it; a clear
+    /// bit of a sub-section the flat valid bitmap says is not valid answers false;
+    /// the table answers the rest (`section/flat_online.rs`). Each answer is the
+    /// table's at the instant of the load it comes from.
     #[inline]
     pub fn pfn_online(&self, pfn: Pfn) -> bool {
+        let i = self.flat.subsection_of(pfn.0);
+        if self.online.wholly_online(i) {
+            return true;
+        }
+        if self.flat.valid_at(i) == Some(false) {
+            return false;
+        }
+        self.pfn_online_in_table(pfn)
+    }
+
+    /// `pfn_online` from the table: cold, as `pfn_valid_in_table`.
+    #[cold]
+    #[inline(never)]
+    fn pfn_online_in_table(&self, pfn: Pfn) -> bool {
         self.view(pfn).is_some_and(|v| self.online_in(&v, pfn))
     }
 

@@ -42,7 +42,7 @@ use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 pub const LOOKUP_VERSION: u32 = 1;
 
 /// Bits per bitmap word (the target's `usize`, so no 64-bit atomics are needed).
-const WORD_BITS: u64 = usize::BITS as u64;
+pub(crate) const WORD_BITS: u64 = usize::BITS as u64;
 /// Bitmap words.
 const WORDS: usize = FLAT_VALID_SUBSECTIONS.div_ceil(usize::BITS as usize);
 
@@ -127,7 +127,19 @@ impl FlatValid {
     /// One load of the shift and one of the word.
     #[inline]
     pub(crate) fn pfn_valid(&self, pfn: u64) -> Option<bool> {
-        let i = pfn.wrapping_shr(self.subsection_pfn_shift.load(Ordering::Relaxed));
+        self.valid_at(self.subsection_of(pfn))
+    }
+
+    /// The sub-section of `pfn`, the bit index of both flat bitmaps (this one and the
+    /// online bitmap, `section/flat_online.rs`): one load of the shift.
+    #[inline]
+    pub(crate) fn subsection_of(&self, pfn: u64) -> u64 {
+        pfn.wrapping_shr(self.subsection_pfn_shift.load(Ordering::Relaxed))
+    }
+
+    /// The bit of sub-section `i`, or `None` above the bitmap.
+    #[inline]
+    pub(crate) fn valid_at(&self, i: u64) -> Option<bool> {
         if i >= FLAT_VALID_SUBSECTIONS as u64 {
             return None;
         }
@@ -190,26 +202,8 @@ impl FlatValid {
 
     /// Calls `f(word, mask)` for every word holding bits of `first..=last` below the
     /// bitmap's end, with the mask of those bits.
-    fn for_each_word(&self, first: u64, last: u64, mut f: impl FnMut(&AtomicUsize, usize)) {
-        let last = last.min((FLAT_VALID_SUBSECTIONS as u64).wrapping_sub(1));
-        let mut i = first;
-        while i <= last {
-            let word_last = i | (WORD_BITS - 1);
-            let hi = last.min(word_last);
-            let bits = hi.wrapping_sub(i).wrapping_add(1);
-            let ones = if bits >= WORD_BITS {
-                usize::MAX
-            } else {
-                (1usize << bits).wrapping_sub(1)
-            };
-            if let Some(w) = self.words.get((i / WORD_BITS) as usize) {
-                f(w, ones << (i % WORD_BITS));
-            }
-            match word_last.checked_add(1) {
-                Some(n) => i = n,
-                None => break,
-            }
-        }
+    fn for_each_word(&self, first: u64, last: u64, f: impl FnMut(&AtomicUsize, usize)) {
+        for_each_word(&self.words, first, last, f);
     }
 
     /// Sets the bits of sub-sections `first..=last` of section `nr`.
@@ -299,5 +293,40 @@ impl FlatValid {
     #[cfg(all(test, not(loom)))]
     pub(crate) fn is_clear(&self) -> bool {
         self.words.iter().all(|w| w.load(Ordering::Relaxed) == 0)
+    }
+}
+
+/// Calls `f(word, mask)` for every word of the bitmap `words` (bit `i % usize::BITS` of
+/// word `i / usize::BITS`) that holds bits of `first..=last`, with the mask of those
+/// bits; bits beyond the last word are ignored. Shared by the valid and the online
+/// bitmap.
+pub(crate) fn for_each_word(
+    words: &[AtomicUsize],
+    first: u64,
+    last: u64,
+    mut f: impl FnMut(&AtomicUsize, usize),
+) {
+    let end = (words.len() as u64).wrapping_mul(WORD_BITS);
+    if end == 0 {
+        return;
+    }
+    let last = last.min(end.wrapping_sub(1));
+    let mut i = first;
+    while i <= last {
+        let word_last = i | (WORD_BITS - 1);
+        let hi = last.min(word_last);
+        let bits = hi.wrapping_sub(i).wrapping_add(1);
+        let ones = if bits >= WORD_BITS {
+            usize::MAX
+        } else {
+            (1usize << bits).wrapping_sub(1)
+        };
+        if let Some(w) = words.get((i / WORD_BITS) as usize) {
+            f(w, ones << (i % WORD_BITS));
+        }
+        match word_last.checked_add(1) {
+            Some(n) => i = n,
+            None => break,
+        }
     }
 }

@@ -22,6 +22,7 @@
 
 pub(crate) mod fake_offline;
 pub mod flat;
+pub(crate) mod flat_online;
 pub mod geometry;
 pub(crate) mod locked;
 pub(crate) mod shared_nids;
@@ -590,6 +591,37 @@ impl Section {
                     break;
                 }
             }
+        }
+    }
+
+    /// Calls `f(first, last)` for each maximal run of `Ram` sub-sections (every page
+    /// System RAM) in `0..=last`, one load per state word and a whole word at a time
+    /// when all of it is `Ram` (a boot section's or a hot-added block's common case).
+    pub(crate) fn for_each_ram_run(&self, last: u32, mut f: impl FnMut(u32, u32)) {
+        let mut run: Option<u32> = None;
+        let mut i = 0u32;
+        for w in self.states.iter() {
+            if i > last {
+                break;
+            }
+            let v = w.load(Ordering::Acquire);
+            // LOW_BITS is `Ram` (0b01) in every slot.
+            if v == LOW_BITS {
+                run.get_or_insert(i);
+            } else {
+                for k in 0..SUBS_PER_WORD {
+                    let idx = i.wrapping_add(k);
+                    if SubState::from_bits(v >> k.wrapping_mul(BITS_PER_STATE)) == SubState::Ram {
+                        run.get_or_insert(idx);
+                    } else if let Some(a) = run.take().filter(|a| *a <= last) {
+                        f(a, idx.wrapping_sub(1).min(last));
+                    }
+                }
+            }
+            i = i.wrapping_add(SUBS_PER_WORD);
+        }
+        if let Some(a) = run.filter(|a| *a <= last) {
+            f(a, i.wrapping_sub(1).min(last));
         }
     }
 

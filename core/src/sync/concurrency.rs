@@ -41,6 +41,7 @@
 //! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock; `restore`, which runs alone, by plain stores | every change one read-modify-write with Release (restore: Release stores); loads Acquire |
 //! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
 //! | flat valid bitmap words (`section/flat.rs`) | every writer that changes a sub-section's valid state, holding it (section locks, boot before Running, the fast device path's claim, which is the bitmap's own compare-and-swap) | set (Release) after the table publishes the sub-section valid, cleared before it stops; loads Acquire. The bitmap is a subset of the table's valid sub-sections at every instant |
+//! | flat online bitmap words (`section/flat_online.rs`) | the writers that change a page's online answer, under the hotplug lock (block online and offline, fake-offline marks, removal) or alone (boot before Running, `init`, `restore`); device writers never touch it | set (Release) after the table answers every page of the sub-section online, cleared before any of them stops; loads Acquire. A set bit is a wholly online sub-section at every instant |
 //! | block record (`Section::block`) | block transitions, under the hotplug lock | Release; Acquire |
 //! | device nid (in the flag word) | device ops, under the section lock (compare-and-swap keeps the lock bit and what lock-free writers change) | stored before the Device states it names, cleared after the last of them |
 //! | shared-section nids (`section/shared_nids.rs`) | device ops, under the section lock | owner claimed before the flag word says "shared", each sub-section's nid (Release) before its Device state; released after the word stops saying "shared"; loads Acquire |
@@ -73,8 +74,16 @@
 //! succeeds only if all of them are set: that is its claim, so a remover that loses a race
 //! for the same sub-sections clears nothing.
 //!
-//! *Readers*: `pfn_valid` below the bitmap's limit loads one bitmap word (Acquire); above
-//! it, and `pfn_online`, `next_valid_pfn`, load the flag word (Acquire) and then, if VALID, the state: both from before or both consistent with after, by
+//! *The flat online bitmap* (`section/flat_online.rs`) holds, for the low address space,
+//! the sub-sections every page of which the table answers online, by the same rule: set
+//! after, cleared before (an offline clears before the compare-and-swap that clears
+//! ONLINE; a fake-offline mark clears before the mark is stored). A clear bit answers
+//! nothing on its own.
+//!
+//! *Readers*: `pfn_valid` below the bitmap's limit loads one bitmap word (Acquire);
+//! `pfn_online` loads the online bitmap's word and, if its bit is clear, the valid
+//! bitmap's (clear: not online); above the bitmaps, and for a valid sub-section that is
+//! not wholly online, `pfn_online` and `next_valid_pfn` load the flag word (Acquire) and then, if VALID, the state: both from before or both consistent with after, by
 //! the orders above. `pfn_info` loads the word (flags and block view in one load), the
 //! state, and the word again: if the section went absent meanwhile the answer is
 //! "absent" (after the removal); a Device state takes its nid from the second load,

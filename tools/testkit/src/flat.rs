@@ -1,13 +1,20 @@
-//! The flat valid bitmap against the table: `pfn_valid` answers from the bitmap below
-//! its limit (`capacity::FLAT_VALID_SUBSECTIONS` sub-sections), `pfn_info(..).valid`
-//! always from the two-level table, so comparing the two compares the bitmap with the
-//! table it must mirror.
+//! The flat bitmaps against the table: `pfn_valid` answers from the valid bitmap below
+//! its limit (`capacity::FLAT_VALID_SUBSECTIONS` sub-sections) and `pfn_online` from
+//! the online bitmap for wholly online sub-sections, `pfn_info(..).valid` and
+//! `pfn_info(..).online` always from the two-level table, so comparing them compares
+//! the bitmaps with the table they must mirror.
 
 use sparsemem::{Pfn, SparseMap};
 
 /// The table's `pfn_valid` answer: `pfn_info(..).valid`, false for an absent section.
 pub fn table_valid(map: &SparseMap, pfn: Pfn) -> bool {
     map.pfn_info(pfn).is_ok_and(|i| i.valid)
+}
+
+/// The table's `pfn_online` answer: `pfn_info(..).online`, false for an absent
+/// section.
+pub fn table_online(map: &SparseMap, pfn: Pfn) -> bool {
+    map.pfn_info(pfn).is_ok_and(|i| i.online)
 }
 
 /// The first pfn in `pfns` (taken every `step`) where `pfn_valid` and the table
@@ -17,10 +24,20 @@ pub fn first_disagreement(
     pfns: core::ops::Range<u64>,
     step: u64,
 ) -> Option<(u64, bool, bool)> {
-    pfns.step_by(step as usize).find_map(|p| {
-        let (fast, table) = (map.pfn_valid(Pfn(p)), table_valid(map, Pfn(p)));
-        (fast != table).then_some((p, fast, table))
-    })
+    pfns.step_by(step as usize)
+        .find_map(|p| disagreement(map, p))
+}
+
+/// `(pfn, pfn_valid, table)` when `pfn_valid` and the table disagree at `p`.
+fn disagreement(map: &SparseMap, p: u64) -> Option<(u64, bool, bool)> {
+    let (fast, table) = (map.pfn_valid(Pfn(p)), table_valid(map, Pfn(p)));
+    (fast != table).then_some((p, fast, table))
+}
+
+/// `(pfn, pfn_online, table)` when `pfn_online` and the table disagree at `p`.
+fn online_disagreement(map: &SparseMap, p: u64) -> Option<(u64, bool, bool)> {
+    let (fast, table) = (map.pfn_online(Pfn(p)), table_online(map, Pfn(p)));
+    (fast != table).then_some((p, fast, table))
 }
 
 /// The pfns below the bitmap's limit in `map`'s geometry (all of them when the
@@ -33,19 +50,20 @@ pub fn covered_pfns(map: &SparseMap, cap: u64) -> u64 {
     covered.min(g.pfn_limit()).min(cap)
 }
 
-/// Panics unless `pfn_valid` agrees with the table at every `step`-th pfn of `pfns`
-/// and at the last pfn of every sub-section `step` skips over.
+/// Panics unless `pfn_valid` and `pfn_online` agree with the table at every `step`-th
+/// pfn of `pfns` and at the last pfn of every sub-section `step` skips over.
 pub fn assert_agrees(map: &SparseMap, pfns: core::ops::Range<u64>, step: u64, what: &str) {
     let sub = map.geometry().pages_per_subsection();
     let ends = (pfns.start / sub..pfns.end.div_ceil(sub)).map(|s| s * sub + sub - 1);
-    let mut bad = first_disagreement(map, pfns.clone(), step);
-    if bad.is_none() {
-        bad = ends.filter(|p| pfns.contains(p)).find_map(|p| {
-            let (fast, table) = (map.pfn_valid(Pfn(p)), table_valid(map, Pfn(p)));
-            (fast != table).then_some((p, fast, table))
-        });
-    }
-    if let Some((p, fast, table)) = bad {
+    let asked = || {
+        pfns.clone()
+            .step_by(step as usize)
+            .chain(ends.clone().filter(|p| pfns.contains(p)))
+    };
+    if let Some((p, fast, table)) = asked().find_map(|p| disagreement(map, p)) {
         panic!("{what}: pfn_valid({p:#x}) = {fast}, but the table says {table}");
+    }
+    if let Some((p, fast, table)) = asked().find_map(|p| online_disagreement(map, p)) {
+        panic!("{what}: pfn_online({p:#x}) = {fast}, but the table says {table}");
     }
 }

@@ -635,12 +635,14 @@ impl SparseMap {
         check_crc(buf)?;
         let h = self.read_header(&mut Reader { buf, pos: 0 }, buf.len())?;
         self.apply(buf, &h, false)?;
-        // The flat valid bitmap follows the table: cleared while the table still
-        // says which sections it holds, loaded from the table written.
+        // The flat bitmaps follow the table: cleared while the table still says which
+        // sections they hold, loaded from the table written.
         let g = self.geometry();
         self.flat.forget(&g, &self.table);
+        self.forget_online(&g, &self.table);
         let written = self.apply(buf, &h, true);
         self.flat.load(&g, &self.table);
+        self.load_online(&g);
         written
     }
 
