@@ -420,7 +420,7 @@ typedef struct smem_range smem_range;
 /**
  * Minor version.
  */
-#define SMEM_VERSION_MINOR 3
+#define SMEM_VERSION_MINOR 4
 
 /**
  * Patch version.

@@ -146,7 +146,7 @@ pub const SMEM_PFN_NONE: u64 = 0xffff_ffff_ffff_ffff;
 /// with smem_version(), which is built from Cargo.toml).
 pub const SMEM_VERSION_MAJOR: u32 = 0;
 /// Minor version.
-pub const SMEM_VERSION_MINOR: u32 = 3;
+pub const SMEM_VERSION_MINOR: u32 = 4;
 /// Patch version.
 pub const SMEM_VERSION_PATCH: u32 = 0;
 
