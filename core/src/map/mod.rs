@@ -135,6 +135,10 @@ pub struct SparseMap {
     policy: Atomic64,
     /// `Phase`. Stored with Release when boot finishes, loaded with Acquire.
     phase: AtomicU32,
+    /// The geometry's `pfn_section_shift`, kept apart so that the two-level lookup
+    /// (`pfn_valid` above the flat bitmap) starts with one load and one shift instead of
+    /// unpacking `geometry`. Written by `init` only: Relaxed, as `geometry`.
+    pub(crate) pfn_section_shift: AtomicU32,
     /// The flat valid bitmap of the low address space and its description for C
     /// (`section/flat.rs`): `pfn_valid` below its limit reads only this.
     pub(crate) flat: FlatValid,
@@ -186,6 +190,7 @@ impl SparseMap {
                 init_ratio: AtomicU32::new(0),
                 policy: Atomic64::new(0),
                 phase: AtomicU32::new(0),
+                pfn_section_shift: AtomicU32::new(0),
                 flat: FlatValid::new(),
                 online: FlatOnline::new(),
                 transitions: AtomicUsize::new(0),
@@ -262,6 +267,8 @@ impl SparseMap {
         self.fake.reset();
         self.transitions.store(0, Ordering::Relaxed);
         self.geometry.store(g.pack(), Ordering::Relaxed);
+        self.pfn_section_shift
+            .store(g.pfn_section_shift(), Ordering::Relaxed);
         self.flat.describe(
             g.pfn_subsection_shift(),
             core::mem::offset_of!(SparseMap, flat),

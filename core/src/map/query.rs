@@ -12,6 +12,7 @@ use crate::repr::u8_enum;
 use crate::section::flat::FlatValid;
 use crate::section::geometry::Geometry;
 use crate::section::{Section, SectionFlags, SubState};
+use crate::sync::Ordering;
 
 /// `SMEM_SUBSECTION_WORDS`: 64-bit words of a section's active and device masks.
 pub const SUBSECTION_WORDS: usize = MAX_SUBSECTIONS / 64;
@@ -166,15 +167,18 @@ impl SparseMap {
     #[cold]
     #[inline(never)]
     fn pfn_valid_in_table(&self, pfn: Pfn) -> bool {
-        // `view` without its state load when the flags already answer: most pfns of a
-        // machine lie in early sections.
-        let Some((g, sec)) = self.pfn_section(pfn) else {
+        // `view` without its state load when the flags already answer (most pfns of a
+        // machine lie in early sections), and without the geometry until it needs it.
+        // No range check: a section number at or past the geometry's limit never has a
+        // leaf, or lies in a leaf whose sections there are never populated.
+        let shift = self.pfn_section_shift.load(Ordering::Relaxed);
+        let Some(sec) = self.table.get(SectionNr(pfn.0.wrapping_shr(shift))) else {
             return false;
         };
         let flags = sec.flags();
         flags.contains(SectionFlags::VALID)
             && (flags.contains(SectionFlags::EARLY)
-                || sec.state(g.subsection_index(pfn)) != SubState::Absent)
+                || sec.state(self.pfn_geometry().subsection_index(pfn)) != SubState::Absent)
     }
 
     /// Linux `pfn_to_online_page() != NULL`, page-precise (docs/semantics.md, "Page-precise online answer"): true only for
