@@ -7,10 +7,10 @@ pub(crate) mod commit;
 pub(crate) mod device;
 pub(crate) mod export;
 pub(crate) mod fake_offline;
+pub(crate) mod flat_bitmaps;
 pub(crate) mod groups;
 pub(crate) mod hotplug;
 pub(crate) mod notify;
-pub(crate) mod online_bits;
 pub(crate) mod query;
 pub(crate) mod snapshot;
 pub(crate) mod stats;
@@ -257,8 +257,7 @@ impl SparseMap {
         let g = cfg.validate()?;
         // The bitmap holds only valid sections of the table: clear those, laid out as
         // the previous geometry laid them out, before the table forgets them.
-        self.flat.forget(&self.geometry(), &self.table);
-        self.forget_online(&self.geometry(), &self.table);
+        self.forget_flat_bitmaps(&self.geometry());
         self.table.reset();
         self.boot.reset();
         self.zones.reset();

@@ -33,8 +33,6 @@
 use crate::addr::SectionNr;
 use crate::capacity::FLAT_VALID_SUBSECTIONS;
 use crate::section::geometry::Geometry;
-use crate::section::table::Table;
-use crate::section::{SectionFlags, SubState};
 use crate::sync::{array_of, maybe_const_fn, AtomicU32, AtomicUsize, Ordering};
 
 /// The layout version of the lookup description (`SMEM_LOOKUP_VERSION`): changes
@@ -249,44 +247,17 @@ impl FlatValid {
         self.clear_in(g, nr, 0, g.subsections_per_section().wrapping_sub(1));
     }
 
-    /// Clears the bits of every valid section of `table`, laid out by `g`: the whole
-    /// bitmap, since it holds only those (`init` and `restore`, which run alone, before
-    /// they reset the table). Costs in proportion to the populated table.
-    pub(crate) fn forget(&self, g: &Geometry, table: &Table) {
-        table.for_each(|nr, sec| {
-            if sec.flags().contains(SectionFlags::VALID) {
-                self.clear_section(g, nr);
-            }
-        });
-    }
-
-    /// Sets the bit of every valid sub-section of `table` (`restore`, alone, after it
-    /// wrote the table). Costs in proportion to the populated table.
-    pub(crate) fn load(&self, g: &Geometry, table: &Table) {
-        let top = g.subsections_per_section().wrapping_sub(1);
-        table.for_each(|nr, sec| {
-            let f = sec.flags();
-            if !f.contains(SectionFlags::VALID) {
-                return;
-            }
-            if f.contains(SectionFlags::EARLY) {
-                self.set_section(g, nr);
-                return;
-            }
-            let mut from = 0u32;
-            while let Some(i) = sec.next_active(from).filter(|i| *i <= top) {
-                // A run of active sub-sections, set at once.
-                let mut end = i;
-                while end < top && sec.state(end.wrapping_add(1)) != SubState::Absent {
-                    end = end.wrapping_add(1);
-                }
-                self.set_in(g, nr, i, end);
-                from = end.wrapping_add(1);
-                if from > top {
-                    break;
-                }
-            }
-        });
+    /// Sets (`set`) or clears the bits of sub-sections `first..=last` of section `nr`
+    /// by plain loads and stores: for `init` and `restore`, which run alone.
+    pub(crate) fn write_alone(
+        &self,
+        g: &Geometry,
+        nr: SectionNr,
+        first: u32,
+        last: u32,
+        set: bool,
+    ) {
+        write_alone(&self.words, g, nr, (first, last), set);
     }
 
     /// True when every bit is clear (tests).
@@ -294,6 +265,31 @@ impl FlatValid {
     pub(crate) fn is_clear(&self) -> bool {
         self.words.iter().all(|w| w.load(Ordering::Relaxed) == 0)
     }
+}
+
+/// Sets (`set`) or clears the bits of sub-sections `first..=last` of section `nr` of
+/// the bitmap `words` by a load and a store per word: for `init` and `restore`, which run
+/// alone, so no locked read-modify-write is needed (Release, as every other write of
+/// restore). Shared by the valid and the online bitmap.
+pub(crate) fn write_alone(
+    words: &[AtomicUsize],
+    g: &Geometry,
+    nr: SectionNr,
+    (first, last): (u32, u32),
+    set: bool,
+) {
+    let base = nr.0.wrapping_shl(g.subsections_shift());
+    let (a, b) = (
+        base.wrapping_add(u64::from(first)),
+        base.wrapping_add(u64::from(last)),
+    );
+    for_each_word(words, a, b, |w, mask| {
+        let cur = w.load(Ordering::Relaxed);
+        w.store(
+            if set { cur | mask } else { cur & !mask },
+            Ordering::Release,
+        );
+    });
 }
 
 /// Calls `f(word, mask)` for every word of the bitmap `words` (bit `i % usize::BITS` of

@@ -19,14 +19,14 @@
 //! hotplug lock (block online and offline, fake-offline marks, removal) or runs alone
 //! (boot before the Running phase, `init`, `restore`): device writers never change a
 //! page's online answer and never touch this bitmap. Which sub-sections are wholly
-//! online is the map's to say (`map/online_bits.rs`); `tests/flat_valid.rs` compares
+//! online is the map's to say (`map/flat_bitmaps.rs`); `tests/flat_valid.rs` compares
 //! the bitmap with the table's answers on the test machines after every kind of change,
 //! and the loom model `flat_online_against_offline_and_fake_offline` races a reader
 //! against the writers.
 
 use crate::addr::SectionNr;
 use crate::capacity::FLAT_ONLINE_SUBSECTIONS;
-use crate::section::flat::{for_each_word, WORD_BITS};
+use crate::section::flat::{for_each_word, write_alone, WORD_BITS};
 use crate::section::geometry::Geometry;
 use crate::sync::{array_of, maybe_const_fn, AtomicUsize, Ordering};
 
@@ -91,6 +91,18 @@ impl FlatOnline {
         for_each_word(&self.words, a, b, |w, mask| {
             w.fetch_and(!mask, Ordering::Release);
         });
+    }
+
+    /// `FlatValid::write_alone` for this bitmap (`init` and `restore`, alone).
+    pub(crate) fn write_alone(
+        &self,
+        g: &Geometry,
+        nr: SectionNr,
+        first: u32,
+        last: u32,
+        set: bool,
+    ) {
+        write_alone(&self.words, g, nr, (first, last), set);
     }
 
     /// Clears every bit of section `nr`.

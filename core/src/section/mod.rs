@@ -602,9 +602,33 @@ impl Section {
     }
 
     /// Calls `f(first, last)` for each maximal run of `Ram` sub-sections (every page
-    /// System RAM) in `0..=last`, one load per state word and a whole word at a time
-    /// when all of it is `Ram` (a boot section's or a hot-added block's common case).
-    pub(crate) fn for_each_ram_run(&self, last: u32, mut f: impl FnMut(u32, u32)) {
+    /// System RAM) in `0..=last`.
+    pub(crate) fn for_each_ram_run(&self, last: u32, f: impl FnMut(u32, u32)) {
+        // LOW_BITS is `Ram` (0b01) in every slot.
+        self.for_each_run(last, |s| s == SubState::Ram, |v| v == LOW_BITS, f);
+    }
+
+    /// Calls `f(first, last)` for each maximal run of active sub-sections (any state
+    /// but `Absent`) in `0..=last`.
+    pub(crate) fn for_each_active_run(&self, last: u32, f: impl FnMut(u32, u32)) {
+        self.for_each_run(
+            last,
+            |s| s != SubState::Absent,
+            |v| (v | v >> 1) & LOW_BITS == LOW_BITS,
+            f,
+        );
+    }
+
+    /// The runs of sub-sections in `0..=last` whose state satisfies `pred`, one load
+    /// per state word and a whole word at a time when `whole(word)` says every state in
+    /// it does (a boot section's or a hot-added block's common case).
+    fn for_each_run(
+        &self,
+        last: u32,
+        pred: impl Fn(SubState) -> bool,
+        whole: impl Fn(usize) -> bool,
+        mut f: impl FnMut(u32, u32),
+    ) {
         let mut run: Option<u32> = None;
         let mut i = 0u32;
         for w in self.states.iter() {
@@ -612,13 +636,12 @@ impl Section {
                 break;
             }
             let v = w.load(Ordering::Acquire);
-            // LOW_BITS is `Ram` (0b01) in every slot.
-            if v == LOW_BITS {
+            if whole(v) {
                 run.get_or_insert(i);
             } else {
                 for k in 0..SUBS_PER_WORD {
                     let idx = i.wrapping_add(k);
-                    if SubState::from_bits(v >> k.wrapping_mul(BITS_PER_STATE)) == SubState::Ram {
+                    if pred(SubState::from_bits(v >> k.wrapping_mul(BITS_PER_STATE))) {
                         run.get_or_insert(idx);
                     } else if let Some(a) = run.take().filter(|a| *a <= last) {
                         f(a, idx.wrapping_sub(1).min(last));

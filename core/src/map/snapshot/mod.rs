@@ -638,11 +638,9 @@ impl SparseMap {
         // The flat bitmaps follow the table: cleared while the table still says which
         // sections they hold, loaded from the table written.
         let g = self.geometry();
-        self.flat.forget(&g, &self.table);
-        self.forget_online(&g, &self.table);
+        self.forget_flat_bitmaps(&g);
         let written = self.apply(buf, &h, true);
-        self.flat.load(&g, &self.table);
-        self.load_online(&g);
+        self.load_flat_bitmaps(&g);
         written
     }
 
