@@ -370,3 +370,41 @@ fn an_uninitialised_or_booting_map_refuses_and_stays_as_it_was() {
         .join()
         .unwrap();
 }
+
+/// `add_memory_ex`'s own ENOMEM: with every table leaf handed out, a range that needs a
+/// new one is refused, with and without a group and memmap_on_memory, and changes
+/// nothing (the snapshot, which holds the groups' counters, is byte-identical); a range
+/// in a leaf already held still goes in.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn add_memory_ex_without_a_free_leaf_is_nomem_and_changes_nothing() {
+    use sparsemem::capacity::{MAX_LEAVES, SECTIONS_PER_LEAF};
+    use sparsemem_testkit::machines::snapshot;
+    let map = machine_with(Config {
+        memmap_on_memory: MemmapOnMemory::SingleBlock,
+        ..Config::x86_64()
+    });
+    let leaf = SECTIONS_PER_LEAF as u64 * BLOCK;
+    let group = map.group_register_dynamic(0, SEC).unwrap();
+    // The boot RAM holds leaf 0; one device sub-section in each of the others.
+    for k in 1..MAX_LEAVES as u64 {
+        map.add_device(0, k * leaf, 2 * MIB).unwrap();
+    }
+    let before = snapshot(&map);
+    let past = MAX_LEAVES as u64 * leaf;
+    for (g, flags) in [
+        (group, MhpFlags::empty()),
+        (group, MhpFlags::MEMMAP_ON_MEMORY),
+        (GROUP_NONE, MhpFlags::empty()),
+    ] {
+        assert_eq!(
+            map.add_memory_ex(0, g, past, BLOCK, flags, &()),
+            Err(Error::NoMem)
+        );
+        assert_eq!(snapshot(&map), before, "group {g:#x}, {flags:?}");
+    }
+    map.add_memory_ex(0, group, leaf + BLOCK, BLOCK, MhpFlags::empty(), &())
+        .unwrap();
+    let b = map.block_info(BlockId((leaf + BLOCK) / BLOCK)).unwrap();
+    assert_eq!(b.group, group);
+}
