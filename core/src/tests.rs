@@ -125,3 +125,44 @@ fn the_flat_online_bitmap_holds_exactly_the_wholly_online_sub_sections() {
     map.restore(&buf[..n]).unwrap();
     exact(&map, "restored");
 }
+
+/// Walks visit the table's leaves in ascending section order by their links, whatever
+/// order the leaves were handed out in (ascending, descending, interleaved): every
+/// populated section once, in order, and `next_valid_pfn` finds each from below.
+#[test]
+fn walks_follow_the_leaves_in_ascending_order_whatever_order_they_were_assigned() {
+    use crate::capacity::{MAX_LEAVES, SECTIONS_PER_LEAF};
+    const MIB: u64 = 1 << 20;
+    let map = SparseMap::new_boxed(&crate::Config::x86_64()).unwrap();
+    map.boot_add_ram(0, 0, 64 * MIB).unwrap();
+    map.boot_finish().unwrap();
+    let leaf = SECTIONS_PER_LEAF as u64 * 128 * MIB;
+    let n = (MAX_LEAVES as u64 - 1).min(40);
+    // 1..=n in an order that is neither ascending nor descending: k * 17 mod a prime
+    // above n, skipping what is out of range.
+    let order: std::vec::Vec<u64> = (1..=43u64)
+        .map(|k| k * 17 % 43)
+        .filter(|k| (1..=n).contains(k))
+        .collect();
+    for k in &order {
+        map.add_device(0, k * leaf, 2 * MIB).unwrap();
+    }
+    let mut seen = std::vec::Vec::new();
+    map.table.for_each(|nr, sec| {
+        if sec.flags().contains(crate::SectionFlags::PRESENT) {
+            seen.push(nr.0);
+        }
+    });
+    let expected: std::vec::Vec<u64> = core::iter::once(0)
+        .chain((1..=n).map(|k| k * SECTIONS_PER_LEAF as u64))
+        .collect();
+    assert_eq!(seen, expected, "assigned in the order {order:?}");
+    let pages = leaf >> 12;
+    for k in 1..=n {
+        assert_eq!(
+            map.next_valid_pfn(crate::Pfn((k - 1) * pages + ((128 * MIB) >> 12))),
+            Some(crate::Pfn(k * pages)),
+            "from below leaf {k}"
+        );
+    }
+}

@@ -23,7 +23,7 @@ impl SparseMap {
     /// which is online: `Ram` sub-sections of a valid, online section, except those
     /// holding a block's own memmap or fake-offline marks.
     fn online_runs(&self, g: &Geometry, nr: SectionNr, sec: &Section, mut f: impl FnMut(u32, u32)) {
-        let Some(start) = g.section_start(nr) else {
+        let Some(start) = g.section_start(nr).filter(|_| self.online.covers(g, nr)) else {
             return;
         };
         let word = sec.word();

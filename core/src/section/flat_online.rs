@@ -67,6 +67,15 @@ impl FlatOnline {
             .is_some_and(|w| w.load(Ordering::Acquire) >> (i % WORD_BITS) & 1 != 0)
     }
 
+    /// True when the bitmap holds bits of section `nr` (its first sub-section lies
+    /// below the limit): the writers skip the sections above it without a look at
+    /// their states.
+    pub(crate) fn covers(&self, g: &Geometry, nr: SectionNr) -> bool {
+        nr.0.checked_shl(g.subsections_shift()).is_some_and(|i| {
+            i < FLAT_ONLINE_SUBSECTIONS as u64 && i >> g.subsections_shift() == nr.0
+        })
+    }
+
     /// Sets the bits of sub-sections `first..=last` of section `nr`. Call after the
     /// table answers every page of them online.
     pub(crate) fn set_in(&self, g: &Geometry, nr: SectionNr, first: u32, last: u32) {

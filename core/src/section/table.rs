@@ -7,7 +7,7 @@
 //! lock-free reader can never follow a root entry into a leaf that was reused for other
 //! sections (no ABA, no use-after-free: Linux's pfn_valid use-after-free, CVE-2023-52489, cannot happen: see docs/semantics.md, "Inline usage maps, never freed").
 
-use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicUsize, Ordering};
+use crate::sync::{array_of, maybe_const_fn, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 
 use crate::addr::SectionNr;
 use crate::capacity::{MAX_LEAVES, MAX_SECTION_NR_BITS, SECTIONS_PER_LEAF};
@@ -36,13 +36,25 @@ const _: () = assert!(
     "leaf indices are stored in 16 bits"
 );
 
+const _: () = assert!(
+    NR_ROOTS < u32::MAX as usize,
+    "root indices are stored in 32 bits"
+);
+
 /// A leaf: `SECTIONS_PER_LEAF` consecutive sections.
 #[derive(Debug)]
 pub(crate) struct Leaf {
     /// The root index this leaf serves, plus one (0: unused). Stored (Release) under
-    /// the assignment lock before the root entry and `used` name the leaf; loaded with
-    /// Acquire by walks.
-    root: AtomicUsize,
+    /// the assignment lock before the root entry, `used` and the link of the leaf
+    /// before it name the leaf; loaded with Acquire by walks.
+    root: AtomicU32,
+    /// The pool index, plus one, of the used leaf with the next higher sections (0:
+    /// none), so that a walk in ascending order follows links instead of searching the
+    /// pool for each next leaf. Only leaf assignment writes it, under the assignment
+    /// lock: a new leaf's own link first, then (Release) the link of the leaf before
+    /// it; loaded with Acquire, so a walk that follows a link sees the leaf's `root`
+    /// and its own link. Links only ever gain leaves until `reset` (alone).
+    next: AtomicU32,
     pub(crate) sections: [Section; SECTIONS_PER_LEAF],
 }
 
@@ -50,7 +62,8 @@ impl Leaf {
     maybe_const_fn! {
         fn new() -> Self {
             Self {
-                root: AtomicUsize::new(0),
+                root: AtomicU32::new(0),
+                next: AtomicU32::new(0),
                 sections: array_of![Section::new(); SECTIONS_PER_LEAF],
             }
         }
@@ -58,7 +71,7 @@ impl Leaf {
     /// The first section number of this leaf, if it is in use.
     fn first_section(&self) -> Option<u64> {
         let r = self.root.load(Ordering::Acquire).checked_sub(1)?;
-        Some((r as u64) << LEAF_SHIFT)
+        Some(u64::from(r) << LEAF_SHIFT)
     }
 }
 
@@ -120,8 +133,24 @@ impl Table {
         if entry.load(Ordering::Acquire) == 0 {
             let idx = self.used.load(Ordering::Relaxed);
             let leaf = self.leaves.get(idx).ok_or(Error::NoMem)?;
-            leaf.root.store(root.wrapping_add(1), Ordering::Release);
+            let first = (root as u64) << LEAF_SHIFT;
+            let before = self.leaf_before(first, idx);
+            // The new leaf's successor: its predecessor's, or the lowest leaf of all.
+            let after = before.map_or_else(
+                || {
+                    self.lowest_above(Some(first))
+                        .map_or(0, |(_, i)| (i as u32).wrapping_add(1))
+                },
+                |b| b.next.load(Ordering::Relaxed),
+            );
+            leaf.root
+                .store((root as u32).wrapping_add(1), Ordering::Release);
+            leaf.next.store(after, Ordering::Release);
             self.used.store(idx.wrapping_add(1), Ordering::Release);
+            if let Some(b) = before {
+                b.next
+                    .store((idx as u32).wrapping_add(1), Ordering::Release);
+            }
             entry.store(idx.wrapping_add(1) as u16, Ordering::Release);
         }
         let leaf = usize::from(entry.load(Ordering::Acquire)).wrapping_sub(1);
@@ -166,13 +195,51 @@ impl Table {
         Ok(())
     }
 
-    /// The used leaf with the lowest first section above `after` (None: from 0).
-    /// O(leaves in use), so walks cost in proportion to what is populated, not to the
-    /// address space.
-    fn next_leaf(&self, after: Option<u64>) -> Option<(u64, &Leaf)> {
-        let used = self.used.load(Ordering::Acquire);
+    /// The used leaf (among the first `used`) with the highest first section below
+    /// `first`: the one a new leaf for `first` is linked after. Leaves are mostly
+    /// assigned in ascending order (boot, hot-add upwards), so the last one assigned is
+    /// tried first: when its sections lie below `first` and no leaf follows it, it is
+    /// the one; otherwise a search of the pool (assignment is rare: once per leaf).
+    fn leaf_before(&self, first: u64, used: usize) -> Option<&Leaf> {
+        let last = self.leaves.get(used.checked_sub(1)?)?;
+        if last.next.load(Ordering::Relaxed) == 0 && last.first_section().is_some_and(|f| f < first)
+        {
+            return Some(last);
+        }
         let mut best: Option<(u64, &Leaf)> = None;
         for leaf in self.leaves.iter().take(used) {
+            let Some(f) = leaf.first_section().filter(|f| *f < first) else {
+                continue;
+            };
+            if best.is_none_or(|(b, _)| f > b) {
+                best = Some((f, leaf));
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+
+    /// The leaf after `leaf` in ascending section order, by its link.
+    fn linked_next(&self, leaf: &Leaf) -> Option<(u64, &Leaf)> {
+        let next = self
+            .leaves
+            .get((leaf.next.load(Ordering::Acquire) as usize).checked_sub(1)?)?;
+        Some((next.first_section()?, next))
+    }
+
+    /// The used leaf with the lowest first section above `after` (None: from 0), by
+    /// a search of the pool: O(leaves in use), once per walk (walks then follow the
+    /// links), so they cost in proportion to what is populated, not to the address
+    /// space.
+    fn next_leaf(&self, after: Option<u64>) -> Option<(u64, &Leaf)> {
+        let (first, idx) = self.lowest_above(after)?;
+        Some((first, self.leaves.get(idx)?))
+    }
+
+    /// `next_leaf`'s search: the first section and pool index of that leaf.
+    fn lowest_above(&self, after: Option<u64>) -> Option<(u64, usize)> {
+        let used = self.used.load(Ordering::Acquire);
+        let mut best: Option<(u64, usize)> = None;
+        for (idx, leaf) in self.leaves.iter().enumerate().take(used) {
             let Some(first) = leaf.first_section() else {
                 continue;
             };
@@ -180,7 +247,7 @@ impl Table {
                 continue;
             }
             if best.is_none_or(|(b, _)| first < b) {
-                best = Some((first, leaf));
+                best = Some((first, idx));
             }
         }
         best
@@ -193,7 +260,7 @@ impl Table {
         from: SectionNr,
         pred: impl Fn(&Section) -> bool,
     ) -> Option<(SectionNr, &Section)> {
-        let mut leaf_first = from.0 & !((SECTIONS_PER_LEAF as u64).wrapping_sub(1));
+        let leaf_first = from.0 & !((SECTIONS_PER_LEAF as u64).wrapping_sub(1));
         let mut cur = self.leaf_at(leaf_first).map(|l| (leaf_first, l));
         if cur.is_none() {
             cur = self.next_leaf(Some(leaf_first));
@@ -206,8 +273,7 @@ impl Table {
                     return Some((SectionNr(first.wrapping_add(i as u64)), s));
                 }
             }
-            leaf_first = first;
-            cur = self.next_leaf(Some(leaf_first));
+            cur = self.linked_next(leaf);
         }
         None
     }
@@ -250,7 +316,7 @@ impl Table {
         let mut cur = self.next_leaf(None);
         while let Some((first, leaf)) = cur {
             f(first, leaf);
-            cur = self.next_leaf(Some(first));
+            cur = self.linked_next(leaf);
         }
     }
 
@@ -271,6 +337,7 @@ impl Table {
                 }
             }
             leaf.root.store(0, Ordering::Relaxed);
+            leaf.next.store(0, Ordering::Relaxed);
             for s in &leaf.sections {
                 s.reset();
             }
