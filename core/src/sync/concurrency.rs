@@ -38,6 +38,7 @@
 //! | `Table::roots` | leaf assignment, under the assignment lock | Release after the leaf's `root`; readers Acquire |
 //! | `Table::used` | leaf assignment | Release after the leaf's `root`; walks Acquire, so a counted leaf shows its root |
 //! | `Leaf::root` | leaf assignment | Release; Acquire in walks |
+//! | `Leaf::next` (the next leaf up, for walks) | leaf assignment, under the assignment lock | a new leaf's own link, then its predecessor's link to it, Release; Acquire in walks. Links are only added until `reset` (alone), so a walk sees the leaves linked before it passed, and a leaf assigned meanwhile or not (the answer before or after that assignment's add) |
 //! | section flag word | RAM and device ops under the section lock; block transitions (view + ONLINE) by compare-and-swap under the hotplug lock; `restore`, which runs alone, by plain stores | every change one read-modify-write with Release (restore: Release stores); loads Acquire |
 //! | sub-section state words | holders of the section lock, by compare-and-swap per word | Release; loads Acquire |
 //! | flat valid bitmap words (`section/flat.rs`) | every writer that changes a sub-section's valid state, holding it (section locks, boot before Running, the fast device path's claim, which is the bitmap's own compare-and-swap) | set (Release) after the table publishes the sub-section valid, cleared before it stops; loads Acquire. The bitmap is a subset of the table's valid sub-sections at every instant |
