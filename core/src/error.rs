@@ -16,7 +16,8 @@ pub enum Error {
     TooBig,
     /// The map's static capacity is exhausted (`-ENOMEM`).
     NoMem,
-    /// An online block is in the way, or a block is mid-transition (`-EBUSY`).
+    /// An online block is in the way, a block is mid-transition, or a memory group
+    /// still has blocks (`-EBUSY`).
     Busy,
     /// Overlap with memory that is already present (`-EEXIST`).
     Exist,
@@ -77,7 +78,7 @@ impl Error {
             Error::NxIo => "range contains System RAM",
             Error::TooBig => "range beyond the maximum physical address",
             Error::NoMem => "static capacity exhausted",
-            Error::Busy => "block online or in transition",
+            Error::Busy => "busy: a block online or in transition, or a group with blocks",
             Error::Exist => "range overlaps present memory",
             Error::Inval => "invalid argument or state",
             Error::NoSpc => "output buffer too small",

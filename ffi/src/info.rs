@@ -24,7 +24,7 @@ pub extern "C" fn smem_strerror(err: c_int) -> *const c_char {
         SMEM_ENXIO => b"range contains System RAM\0",
         SMEM_E2BIG => b"range beyond the maximum physical address\0",
         SMEM_ENOMEM => b"static capacity exhausted\0",
-        SMEM_EBUSY => b"block online or in transition\0",
+        SMEM_EBUSY => b"busy: a block online or in transition, or a group with blocks\0",
         SMEM_EEXIST => b"range overlaps present memory\0",
         SMEM_EINVAL => b"invalid argument or state\0",
         SMEM_ENOSPC => b"output buffer too small\0",
