@@ -794,6 +794,22 @@ fn readers_see_only_possible_answers_while_writers_churn() {
                             )
                         });
                     }
+                    // pfn_online answers from the flat online bitmap here (8 GiB lies
+                    // below its limit): online only while the block may be online,
+                    // and online when it settled online.
+                    let before = seq.load(Ordering::SeqCst);
+                    let online = map.pfn_online(Pfn(p));
+                    let overlapped = crate::steps(before, seq.load(Ordering::SeqCst));
+                    let may = overlapped
+                        .iter()
+                        .any(|s| matches!(s, Step::Onlining | Step::Online | Step::Offlining));
+                    let must = matches!(overlapped.as_slice(), [Step::Online]);
+                    if online && !may || !online && must {
+                        let during = describe_steps(&overlapped);
+                        failures.record(format!("pfn_online during {during}"), || {
+                            format!("pfn_online({p:#x}) = {online} during {during}")
+                        });
+                    }
                 }
                 rounds += 1;
                 tick();
