@@ -141,3 +141,159 @@ pub fn random_pfns(rng: &mut Rng, end: u64) -> Vec<u64> {
 pub fn sequential_pfns(start: u64) -> Vec<u64> {
     (start..start + BATCH as u64).collect()
 }
+
+/// The populated sizes of the `populated` group, up to what the default build's table
+/// holds: 256 leaves of 16 GiB, 4 TiB.
+pub const POPULATED_SIZES: [u64; 5] = [GIB, 16 * GIB, 256 * GIB, TIB, 4 * TIB];
+
+/// A populated size as the report and the benchmark ids write it: "16 GiB".
+pub fn size_label(bytes: u64) -> String {
+    if bytes >= TIB {
+        format!("{} TiB", bytes / TIB)
+    } else {
+        format!("{} GiB", bytes / GIB)
+    }
+}
+
+/// The firmware-reserved tail of every range above 4 GiB (as on the 1 TiB machine):
+/// the blocks at the ends of the ranges have holes.
+const FIRMWARE_TAIL: u64 = 30 * MIB;
+
+/// Bytes one table leaf covers on x86-64: leaves are handed out whole, so a layout
+/// that fits the table is whole leaves (16 GiB in the default build).
+pub fn leaf_bytes() -> u64 {
+    (sparsemem::capacity::SECTIONS_PER_LEAF as u64) << Config::x86_64().section_shift
+}
+
+/// Where the populated memory lies in the physical address space.
+#[derive(Clone, Copy)]
+pub enum Layout {
+    /// From address 0 up, as a machine boots: the PC low-memory holes and the PCI
+    /// hole below 4 GiB, then one range per leaf.
+    DenseLow,
+    /// The same amount in whole leaves at random leaf-aligned addresses of a 52-bit
+    /// space: nearly all above the flat valid bitmap.
+    Sparse52,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 2] = [Layout::DenseLow, Layout::Sparse52];
+
+    /// The name in benchmark ids.
+    pub fn id(self) -> &'static str {
+        match self {
+            Layout::DenseLow => "dense_low",
+            Layout::Sparse52 => "sparse_52_bit",
+        }
+    }
+
+    pub fn config(self) -> Config {
+        match self {
+            Layout::DenseLow => Config::x86_64(),
+            Layout::Sparse52 => Config {
+                max_phys_bits: 52,
+                ..Config::x86_64()
+            },
+        }
+    }
+}
+
+/// One firmware RAM range: node, start address, size in bytes.
+pub type BootRange = (i32, u64, u64);
+
+/// The boot ranges of `size` bytes in `layout`: node 0 holds the lower half of the
+/// ranges, node 1 the upper. Sparse addresses come from `rng`, so they are the same
+/// in every run.
+pub fn populated_boot_ranges(layout: Layout, size: u64, rng: &mut Rng) -> Vec<BootRange> {
+    let spans = match layout {
+        Layout::DenseLow => dense_low_spans(size),
+        Layout::Sparse52 => sparse_spans(size, 52, rng),
+    };
+    let half = spans.len().div_ceil(2);
+    spans
+        .into_iter()
+        .enumerate()
+        .map(|(i, (start, end))| (i32::from(i >= half), start, end - start))
+        .collect()
+}
+
+/// `[start, end)` address spans of RAM from 0 up to `size`: below 640 KiB less the
+/// first page, 1 MiB to 3 GiB, then from 4 GiB one span per leaf, each short of its
+/// firmware tail.
+fn dense_low_spans(size: u64) -> Vec<(u64, u64)> {
+    let mut spans = vec![(0x1000, 0x9f000), (MIB, size.min(3 * GIB))];
+    let leaf = leaf_bytes();
+    let mut start = 4 * GIB;
+    while start < size {
+        let end = (start / leaf + 1) * leaf;
+        spans.push((start, end.min(size) - FIRMWARE_TAIL));
+        start = end;
+    }
+    spans
+}
+
+/// `[start, end)` address spans of `size` bytes in chunks of one leaf (or less, for a
+/// size below a leaf) at distinct random leaf-aligned addresses below 2^`bits`, each
+/// short of its firmware tail, ascending.
+fn sparse_spans(size: u64, bits: u32, rng: &mut Rng) -> Vec<(u64, u64)> {
+    let leaf = leaf_bytes();
+    let chunk = size.min(leaf);
+    let slots = (1u64 << bits) / leaf;
+    let mut leaves: Vec<u64> = Vec::new();
+    while (leaves.len() as u64) < size / chunk {
+        let l = rng.below(slots);
+        if !leaves.contains(&l) {
+            leaves.push(l);
+        }
+    }
+    leaves.sort_unstable();
+    leaves
+        .iter()
+        .map(|l| (l * leaf, l * leaf + chunk - FIRMWARE_TAIL))
+        .collect()
+}
+
+/// A fresh map of `layout` with `ranges` registered, still in the boot phase: what
+/// `boot_finish` starts from.
+pub fn map_before_boot_finish(layout: Layout, ranges: &[BootRange]) -> Box<SparseMap> {
+    let map = SparseMap::new_boxed(&layout.config()).expect("x86-64 config");
+    for &(nid, start, size) in ranges {
+        map.boot_add_ram(nid, start, size).unwrap();
+    }
+    map
+}
+
+/// The booted map of `layout` with `ranges`, its memory exported as page ranges.
+pub fn populated_machine(layout: Layout, ranges: &[BootRange]) -> Machine {
+    let map = map_before_boot_finish(layout, ranges);
+    map.boot_finish().unwrap();
+    let ranges = exported_ranges(&map);
+    Machine {
+        map,
+        ranges,
+        pfn_end: 1 << (layout.config().max_phys_bits as u32 - PAGE_SHIFT),
+    }
+}
+
+/// `BATCH` random pfns of the machine's memory, every page equally likely.
+pub fn populated_pfns(rng: &mut Rng, m: &Machine) -> Vec<u64> {
+    let pages: u64 = m.ranges.iter().map(|(s, e)| e - s).sum();
+    (0..BATCH)
+        .map(|_| {
+            let mut k = rng.below(pages);
+            for (s, e) in &m.ranges {
+                if k < e - s {
+                    return s + k;
+                }
+                k -= e - s;
+            }
+            unreachable!("k is below the pages of the ranges")
+        })
+        .collect()
+}
+
+/// The benchmark parameter of a layout and size, "sparse_52_bit_16GiB": criterion
+/// keeps its results under `populated/<measurement>/<this>`.
+pub fn populated_id(layout: Layout, size: u64) -> String {
+    format!("{}_{}", layout.id(), size_label(size).replace(' ', ""))
+}

@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use sparsemem::{Config, Pfn, SparseMap};
 
 mod baselines;
@@ -24,7 +25,7 @@ mod machines;
 mod report;
 
 use baselines::{vm_contains, vm_find, FlatTable, IntervalMap, SortedRanges};
-use machines::{Machine, BATCH};
+use machines::{BootRange, Layout, Machine, BATCH};
 use sparsemem_testkit::machines::{GIB, MIB};
 use sparsemem_testkit::seeds::Rng;
 
@@ -290,6 +291,85 @@ fn snapshots(c: &mut Criterion) {
     eprintln!("snapshots: {len} bytes");
 }
 
+/// Cost against the populated size (issue #20): `pfn_valid`, `boot_finish`, snapshot
+/// and restore of maps holding 1 GiB to 4 TiB, low in the address space and scattered
+/// over a 52-bit one. Short settings: 40 benchmarks, and the big maps' restores take
+/// milliseconds.
+fn populated(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed_0003);
+    let mut g = c.benchmark_group("populated");
+    // A tenth of criterion's 100,000 resamples: the HTML report's plots of the
+    // bootstrap distributions took 3.6 s per benchmark, more than measuring it.
+    g.sample_size(10)
+        .nresamples(10_000)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    for size in machines::POPULATED_SIZES {
+        for layout in Layout::ALL {
+            let ranges = machines::populated_boot_ranges(layout, size, &mut rng);
+            let id = machines::populated_id(layout, size);
+            // One map per size and layout, built outside the measurements.
+            let m = machines::populated_machine(layout, &ranges);
+            let pfns = machines::populated_pfns(&mut rng, &m);
+            populated_pfn_valid(&mut g, &id, &m.map, &pfns);
+            populated_boot_finish(&mut g, &id, layout, &ranges);
+            populated_snapshots(&mut g, &id, &m.map);
+        }
+    }
+    g.finish();
+}
+
+/// `pfn_valid` on a batch of pfns of the populated memory.
+fn populated_pfn_valid(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    map: &SparseMap,
+    pfns: &[u64],
+) {
+    assert!(pfns.iter().all(|p| map.pfn_valid(Pfn(*p))), "pfns of RAM");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.bench_function(BenchmarkId::new("pfn_valid", id), |b| {
+        b.iter(|| count(pfns, |p| map.pfn_valid(Pfn(p))))
+    });
+}
+
+/// `boot_finish` alone: every iteration gets a fresh map with the ranges registered.
+fn populated_boot_finish(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    id: &str,
+    layout: Layout,
+    ranges: &[BootRange],
+) {
+    g.throughput(Throughput::Elements(ranges.len() as u64));
+    g.bench_function(BenchmarkId::new("boot_finish", id), |b| {
+        b.iter_batched(
+            || machines::map_before_boot_finish(layout, ranges),
+            |map| {
+                map.boot_finish().unwrap();
+                map
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
+/// Snapshot of `map`, and restore of its image into a second map; the throughput
+/// is the image's bytes, which the report reads back as its size.
+fn populated_snapshots(g: &mut BenchmarkGroup<'_, WallTime>, id: &str, map: &SparseMap) {
+    let mut buf = vec![0u8; map.snapshot_bytes()];
+    let len = map.snapshot(&mut buf).unwrap();
+    let image = buf[..len].to_vec();
+    let target = SparseMap::new_boxed(&map.config()).unwrap();
+    target.restore(&image).unwrap();
+    g.throughput(Throughput::Bytes(len as u64));
+    g.bench_function(BenchmarkId::new("snapshot", id), |b| {
+        b.iter(|| map.snapshot(black_box(&mut buf)).unwrap())
+    });
+    g.bench_function(BenchmarkId::new("restore", id), |b| {
+        b.iter(|| target.restore(black_box(&image)).unwrap())
+    });
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -300,7 +380,7 @@ fn config() -> Criterion {
 criterion_group! {
     name = suite;
     config = config();
-    targets = lookups, hotplug, scaling, device_writers, walk, snapshots
+    targets = lookups, hotplug, scaling, device_writers, walk, snapshots, populated
 }
 
 fn main() {
