@@ -187,6 +187,14 @@ impl Layout {
         }
     }
 
+    /// The name in the report.
+    pub fn label(self) -> &'static str {
+        match self {
+            Layout::DenseLow => "dense low",
+            Layout::Sparse52 => "sparse 52-bit",
+        }
+    }
+
     pub fn config(self) -> Config {
         match self {
             Layout::DenseLow => Config::x86_64(),
@@ -202,12 +210,12 @@ impl Layout {
 pub type BootRange = (i32, u64, u64);
 
 /// The boot ranges of `size` bytes in `layout`: node 0 holds the lower half of the
-/// ranges, node 1 the upper. Sparse addresses come from `rng`, so they are the same
-/// in every run.
-pub fn populated_boot_ranges(layout: Layout, size: u64, rng: &mut Rng) -> Vec<BootRange> {
+/// ranges, node 1 the upper. Sparse addresses come from a generator seeded with the
+/// size, so a layout is the same in every run and the report can rebuild it.
+pub fn populated_boot_ranges(layout: Layout, size: u64) -> Vec<BootRange> {
     let spans = match layout {
         Layout::DenseLow => dense_low_spans(size),
-        Layout::Sparse52 => sparse_spans(size, 52, rng),
+        Layout::Sparse52 => sparse_spans(size, 52, &mut Rng::new(size)),
     };
     let half = spans.len().div_ceil(2);
     spans

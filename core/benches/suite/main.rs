@@ -22,6 +22,7 @@ use sparsemem::{Config, Pfn, SparseMap};
 
 mod baselines;
 mod machines;
+mod plot;
 mod report;
 
 use baselines::{vm_contains, vm_find, FlatTable, IntervalMap, SortedRanges};
@@ -306,7 +307,7 @@ fn populated(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(1));
     for size in machines::POPULATED_SIZES {
         for layout in Layout::ALL {
-            let ranges = machines::populated_boot_ranges(layout, size, &mut rng);
+            let ranges = machines::populated_boot_ranges(layout, size);
             let id = machines::populated_id(layout, size);
             // One map per size and layout, built outside the measurements.
             let m = machines::populated_machine(layout, &ranges);
