@@ -6,7 +6,10 @@
 //! sparse 52-bit machine, against a flat one-load table, a BTreeMap, a binary search
 //! and vm-memory; hotplug bookkeeping; reader throughput under a churning writer;
 //! device writers on one thread against two; next_valid_pfn walks; snapshot and
-//! restore against a memcpy.
+//! restore against a memcpy; and `populated`: pfn_valid, boot_finish, snapshot and
+//! restore against the populated size (1 GiB to 4 TiB, low in the address space and
+//! scattered over a 52-bit one), each size against the 1 GiB map of the same run
+//! (report.rs writes the table and docs/benchmarks/scaling.svg).
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
