@@ -105,7 +105,9 @@ impl SparseMap {
             let Some(sec) = self.table.get(piece.nr) else {
                 continue;
             };
-            sec.fill(piece.first, piece.last, SubState::Ram);
+            // Alone: no other section writer runs before the Running phase, so plain
+            // stores (readers may run beside them).
+            sec.fill_alone(piece.first, piece.last, SubState::Ram);
             // The end sub-sections may be only partly RAM: look at all the ranges.
             for sub in [
                 piece.pfns.start,
@@ -114,7 +116,7 @@ impl SparseMap {
                 let sub = sub.align_down(pps).range(pps);
                 if self.boot.pages_in(sub.start, sub.end) != pps {
                     let idx = g.subsection_index(sub.start);
-                    sec.fill(idx, idx, SubState::RamPartial);
+                    sec.fill_alone(idx, idx, SubState::RamPartial);
                 }
             }
             sec.set_flags(
@@ -125,8 +127,9 @@ impl SparseMap {
             );
             // After the table: every pfn of an early section is valid, and its RAM
             // sub-sections without holes are wholly online.
-            self.flat.set_section(&g, piece.nr);
-            self.publish_online(&g, piece.nr);
+            let top = g.subsections_per_section().wrapping_sub(1);
+            self.flat.write_alone(&g, piece.nr, 0, top, true);
+            self.publish_online_alone(&g, piece.nr);
         }
     }
 

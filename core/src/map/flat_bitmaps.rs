@@ -19,6 +19,16 @@ impl SparseMap {
         }
     }
 
+    /// `publish_online` by plain stores, for `boot_finish`'s commit, which no other
+    /// writer of the bitmap runs beside.
+    pub(crate) fn publish_online_alone(&self, g: &Geometry, nr: SectionNr) {
+        if let Some(sec) = self.table.get(nr) {
+            self.online_runs(g, nr, sec, |a, b| {
+                self.online.write_alone(g, nr, a, b, true)
+            });
+        }
+    }
+
     /// Calls `f(first, last)` for the runs of sub-sections of section `nr` every page of
     /// which is online: `Ram` sub-sections of a valid, online section, except those
     /// holding a block's own memmap or fake-offline marks.

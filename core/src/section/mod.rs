@@ -515,6 +515,19 @@ impl Section {
         }
     }
 
+    /// `fill` by a load and a store per state word, for a writer that runs alone
+    /// (`boot_finish`'s commit: every other writer of sections waits for the Running
+    /// phase): no locked instruction. Release, as `fill`; readers may run beside it.
+    pub(crate) fn fill_alone(&self, first: u32, last: u32, state: SubState) {
+        let pattern = LOW_BITS.wrapping_mul(state as usize);
+        for_each_word_mask(first, last, |word, mask| {
+            if let Some(w) = self.states.get(word) {
+                let cur = w.load(Ordering::Relaxed);
+                w.store((cur & !mask) | (pattern & mask), Ordering::Release);
+            }
+        });
+    }
+
     /// Sets sub-sections `first..=last` to `state`, one compare-and-swap per state
     /// word, so writers on other sub-sections of the same word never lose an update.
     /// Release: a reader that sees the new state of one sub-section sees everything
