@@ -114,7 +114,9 @@ impl Table {
     #[inline]
     pub(crate) fn get(&self, nr: SectionNr) -> Option<&Section> {
         let (root, slot) = Self::split(nr);
-        let leaf = usize::from(self.roots.get(root)?.load(Ordering::Acquire)).checked_sub(1)?;
+        // An empty root entry (0) wraps to usize::MAX, which the pool's bounds check
+        // refuses: one compare for both cases on the lookup path.
+        let leaf = usize::from(self.roots.get(root)?.load(Ordering::Acquire)).wrapping_sub(1);
         self.leaves.get(leaf)?.sections.get(slot)
     }
 
