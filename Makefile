@@ -290,8 +290,10 @@ bench:
 	env $(FIRMWARE_CAPACITY) $(CARGO) run -q --release -p sparsemem --example sizes \
 	  --target-dir target/firmware > target/firmware-sizes.txt
 	$(MAKE) --no-print-directory c-lib
-	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -Iinclude c-tests/bench/pfn_valid.c target/c/libsparsemem.a \
-	  -o target/c/bench-pfn-valid
+	@# -falign-loops=64: every measured loop starts on a cache line. Without it the same
+	@# inline lookup measured 0.72 or 0.97 ns depending on where the loop landed.
+	$(CC) -std=c11 -O2 -falign-loops=64 -Wall -Wextra -Werror -Iinclude c-tests/bench/pfn_valid.c \
+	  target/c/libsparsemem.a -o target/c/bench-pfn-valid
 	target/c/bench-pfn-valid > target/c-bench.txt
 	BENCH_FIRMWARE_SIZES=$(CURDIR)/target/firmware-sizes.txt BENCH_C_RESULTS=$(CURDIR)/target/c-bench.txt \
 	  $(CARGO) bench -p sparsemem --bench suite

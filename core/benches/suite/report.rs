@@ -629,7 +629,7 @@ fn c_abi(out: &mut String) -> CAbi {
     let flat = get("c_flat_table");
     let _ = writeln!(
         out,
-        "\n### Through the C ABI (random pfns, 1 TiB machine; c-tests/bench/pfn_valid.c, -O2)\n"
+        "\n### Through the C ABI (random pfns, 1 TiB machine; c-tests/bench/pfn_valid.c, -O2 -falign-loops=64)\n"
     );
     let _ = writeln!(out, "| lookup | median per lookup | time / C flat table |");
     let _ = writeln!(out, "|---|---:|---:|");
