@@ -248,7 +248,8 @@ impl FlatValid {
     }
 
     /// Sets (`set`) or clears the bits of sub-sections `first..=last` of section `nr`
-    /// by plain loads and stores: for `init` and `restore`, which run alone.
+    /// by plain loads and stores: for writers that run alone (`init`, `restore`,
+    /// `boot_finish`'s commit).
     pub(crate) fn write_alone(
         &self,
         g: &Geometry,
@@ -268,9 +269,10 @@ impl FlatValid {
 }
 
 /// Sets (`set`) or clears the bits of sub-sections `first..=last` of section `nr` of
-/// the bitmap `words` by a load and a store per word: for `init` and `restore`, which run
-/// alone, so no locked read-modify-write is needed (Release, as every other write of
-/// restore). Shared by the valid and the online bitmap.
+/// the bitmap `words` by a load and a store per word: for writers that run alone (`init`,
+/// `restore`, `boot_finish`'s commit, before any other writer may run), so no locked
+/// read-modify-write is needed; Release, so a reader that sees a bit sees the table
+/// state written before it. Shared by the valid and the online bitmap.
 pub(crate) fn write_alone(
     words: &[AtomicUsize],
     g: &Geometry,

@@ -102,7 +102,7 @@ impl FlatOnline {
         });
     }
 
-    /// `FlatValid::write_alone` for this bitmap (`init` and `restore`, alone).
+    /// `FlatValid::write_alone` for this bitmap (writers that run alone).
     pub(crate) fn write_alone(
         &self,
         g: &Geometry,
